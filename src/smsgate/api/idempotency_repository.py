@@ -1,0 +1,70 @@
+"""Queries on the idempotency table (dialect-specific upsert lives here)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smsgate.db.models import IdempotencyKey
+
+
+async def reserve(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert an in-progress row unless the key exists. True if this call made it."""
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(IdempotencyKey)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["project_id", "key"])
+        .returning(IdempotencyKey.key)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def get(session: AsyncSession, project_id: str, key: str) -> IdempotencyKey | None:
+    return await session.scalar(
+        select(IdempotencyKey)
+        .where(IdempotencyKey.project_id == project_id, IdempotencyKey.key == key)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def take_over(session: AsyncSession, project_id: str, key: str, values: dict[str, Any]) -> None:
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.project_id == project_id, IdempotencyKey.key == key)
+        .values(**values)
+    )
+
+
+async def complete(
+    session: AsyncSession, project_id: str, key: str, status: int, body: Any
+) -> None:
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.project_id == project_id, IdempotencyKey.key == key)
+        .values(state="done", response_status=status, response_body=body, locked_until=None)
+    )
+
+
+async def release(session: AsyncSession, project_id: str, key: str) -> None:
+    await session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.project_id == project_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.state == "in_progress",
+        )
+    )
+
+
+async def purge_expired(session: AsyncSession, now: datetime) -> int:
+    result = await session.execute(
+        delete(IdempotencyKey)
+        .where(IdempotencyKey.expires_at < now)
+        .returning(IdempotencyKey.key)
+    )
+    return len(result.all())

@@ -1,0 +1,146 @@
+"""The request scope: one write transaction per mutating request, with idempotency.
+
+``run_write`` is what a POST endpoint calls. Without an idempotency key it runs the
+service in a transaction and commits before answering. With a key:
+
+1. a short transaction reserves the key (``in_progress``, locked for a minute), or
+   finds it: same body and done → the stored answer is replayed
+   (``Idempotent-Replayed: true``); different body → 422 ``idempotency_key_reused``;
+   still in progress → 409 ``idempotency_request_in_progress``; an expired lock (a
+   crashed request) is taken over;
+2. the service runs in the main transaction, and the answer is stored in that same
+   transaction, so the message exists if and only if its answer does;
+3. on an error the main transaction rolls back and the reservation is released,
+   so a corrected retry with the same key goes through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smsgate.accounts.auth import AuthContext
+from smsgate.api import idempotency_repository as repo
+from smsgate.config import Settings
+from smsgate.db.engine import Database
+from smsgate.db.types import utcnow
+from smsgate.errors import Conflict, Unprocessable
+
+Handler = Callable[[AsyncSession], Awaitable[BaseModel]]
+
+
+def request_hash(method: str, path: str, payload: BaseModel | None) -> str:
+    """What "the same request" means: method, path and the body without its key."""
+    body = (
+        payload.model_dump(mode="json", by_alias=True, exclude={"idempotency_key"})
+        if payload is not None
+        else {}
+    )
+    canonical = json.dumps(
+        [method, path, body], sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotency_key_of(request: Request, payload: BaseModel | None) -> str | None:
+    in_body: str | None = getattr(payload, "idempotency_key", None)
+    in_header = request.headers.get("idempotency-key")
+    if in_header is not None and not 1 <= len(in_header) <= 255:
+        raise Unprocessable(
+            "Idempotency-Key must be 1 to 255 characters.",
+            code="invalid_parameter",
+            param="idempotency_key",
+        )
+    if in_body is not None and in_header is not None and in_body != in_header:
+        raise Unprocessable(
+            "The Idempotency-Key header and the idempotency_key field differ.",
+            code="idempotency_key_mismatch",
+            param="idempotency_key",
+        )
+    return in_body or in_header
+
+
+def _dump(result: BaseModel) -> Any:
+    return result.model_dump(mode="json", by_alias=True)
+
+
+async def run_write(
+    request: Request,
+    auth: AuthContext,
+    payload: BaseModel | None,
+    handler: Handler,
+    *,
+    status_code: int = 200,
+) -> JSONResponse:
+    db: Database = request.app.state.db
+    settings: Settings = request.app.state.settings
+    key = idempotency_key_of(request, payload)
+    if key is None:
+        async with db.session() as session:
+            result = await handler(session)
+        return JSONResponse(_dump(result), status_code=status_code)
+
+    replay = await _reserve(
+        db, settings, auth.project_id, key, request_hash(request.method, request.url.path, payload)
+    )
+    if replay is not None:
+        return replay
+    try:
+        async with db.session() as session:
+            result = await handler(session)
+            body = _dump(result)
+            await repo.complete(session, auth.project_id, key, status_code, body)
+    except BaseException:
+        async with db.session() as session:
+            await repo.release(session, auth.project_id, key)
+        raise
+    return JSONResponse(body, status_code=status_code)
+
+
+async def _reserve(
+    db: Database, settings: Settings, project_id: str, key: str, request_hash: str
+) -> JSONResponse | None:
+    now = utcnow()
+    fresh = {
+        "request_hash": request_hash,
+        "state": "in_progress",
+        "response_status": None,
+        "response_body": None,
+        "locked_until": now + timedelta(seconds=settings.idempotency_lock_seconds),
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=settings.idempotency_ttl_seconds),
+    }
+    async with db.session() as session:
+        if await repo.reserve(session, {"project_id": project_id, "key": key, **fresh}):
+            return None
+        row = await repo.get(session, project_id, key)
+        if row is None or row.expires_at <= now:
+            await repo.take_over(session, project_id, key, fresh)
+            return None
+        if row.request_hash != request_hash:
+            raise Unprocessable(
+                "This idempotency key was used with a different request.",
+                code="idempotency_key_reused",
+                param="idempotency_key",
+            )
+        if row.state == "done":
+            return JSONResponse(
+                row.response_body,
+                status_code=row.response_status or 200,
+                headers={"Idempotent-Replayed": "true"},
+            )
+        if row.locked_until is not None and row.locked_until > now:
+            raise Conflict(
+                "A request with this idempotency key is still being processed.",
+                code="idempotency_request_in_progress",
+            )
+        await repo.take_over(session, project_id, key, fresh)
+        return None

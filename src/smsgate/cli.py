@@ -1,0 +1,306 @@
+"""The ``smsgate`` command. Commands call services or the SDK, never raw SQL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from smsgate.config import Settings
+
+app = typer.Typer(help="smsgate: a self-hosted SMS gateway.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where the SQLite file lives.", show_default=False)
+]
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="SQLAlchemy URL (overrides --data-dir).")
+]
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _migrate(settings: Settings) -> None:
+    from smsgate.db.engine import Database
+    from smsgate.db.migrate import upgrade
+
+    async def run() -> None:
+        db = Database(settings.resolved_database_url(), pool_size=1)
+        try:
+            await upgrade(db.engine)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+def _with_session(settings: Settings, fn: Any) -> Any:
+    from smsgate.db.engine import Database
+
+    async def run() -> Any:
+        db = Database(settings.resolved_database_url(), pool_size=1)
+        try:
+            async with db.session() as session:
+                return await fn(session)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def _announce_key(settings: Settings, secret: str, *, write: bool = True) -> None:
+    from smsgate.client.credentials import write_credentials
+
+    url = settings.resolved_public_url()
+    console.print(f"[bold green]API key (shown once):[/] {secret}", soft_wrap=True)
+    if write:
+        path = write_credentials(url, secret)
+        console.print(f"Saved server URL and key to {path} (mode 0600).")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Dispatcher loops in this process.")
+    ] = None,
+    dispatch: Annotated[
+        bool, typer.Option("--dispatch/--no-dispatch", help="Run the dispatcher here.")
+    ] = True,
+    write_credentials: Annotated[
+        bool, typer.Option(help="Write the bootstrap key to the credentials file.")
+    ] = True,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+) -> None:
+    """Run the gateway: HTTP API and dispatcher in one process. Migrates on start."""
+    import uvicorn
+
+    from smsgate.accounts.service import bootstrap
+    from smsgate.app import create_app
+
+    settings = _settings(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        dispatch_workers=workers,
+        dispatch_enabled=dispatch,
+    )
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _migrate(settings)
+    created = _with_session(settings, bootstrap)
+    if created is not None:
+        console.print("[bold]First start: made the default project and an admin key.[/]")
+        _announce_key(settings, created.secret, write=write_credentials)
+    console.print(f"smsgate listening on {settings.resolved_public_url()}")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level.lower(),
+        access_log=False,
+    )
+
+
+@app.command()
+def dispatch(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    workers: Annotated[int | None, typer.Option(help="Dispatcher loops.")] = None,
+) -> None:
+    """Run only the dispatcher (no HTTP API), e.g. as extra workers beside `serve`."""
+    from smsgate.gateway import Gateway
+
+    settings = _settings(data_dir=data_dir, database_url=database_url, dispatch_workers=workers)
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _migrate(settings)
+
+    async def run() -> None:
+        gw = Gateway.build(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        gw.start_background()
+        console.print("smsgate dispatcher running")
+        await stop.wait()
+        await gw.aclose()
+
+    asyncio.run(run())
+
+
+@app.command()
+def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Bring the database schema up to date."""
+    _migrate(_settings(data_dir=data_dir, database_url=database_url))
+    console.print("Database is up to date.")
+
+
+@app.command()
+def init(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    url: Annotated[str | None, typer.Option(help="Server URL to save with the key.")] = None,
+    name: Annotated[str, typer.Option(help="Name of the new key.")] = "admin (init)",
+) -> None:
+    """Make an admin key (and the default project if there is none) and save it locally."""
+    from smsgate.accounts.service import admin_key_for_first_project
+
+    settings = _settings(data_dir=data_dir, database_url=database_url, public_url=url)
+    _migrate(settings)
+    created = _with_session(settings, lambda s: admin_key_for_first_project(s, name))
+    _announce_key(settings, created.secret)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "key",
+    permission: Annotated[
+        list[str] | None,
+        typer.Option("--permission", "-p", help="Repeat for each; default sms:send, sms:read."),
+    ] = None,
+    project: Annotated[str | None, typer.Option(help="Project id (default: the first).")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API key; the key is printed once."""
+    from smsgate.accounts import repository
+    from smsgate.accounts.keys import DEFAULT_PERMISSIONS
+    from smsgate.accounts.service import create_key
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    _migrate(settings)
+
+    async def make(session: Any) -> Any:
+        project_id = project
+        if project_id is None:
+            first = await repository.first_project(session)
+            if first is None:
+                raise typer.BadParameter("no project yet: run `smsgate init` first")
+            project_id = first.id
+        return await create_key(session, project_id, name, permission or DEFAULT_PERMISSIONS)
+
+    try:
+        created = _with_session(settings, make)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    console.print(f"Created {created.key.id} with {', '.join(created.key.permissions)}")
+    console.print(f"[bold green]API key (shown once):[/] {created.secret}", soft_wrap=True)
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """List API keys (never their secrets)."""
+    from smsgate.accounts import repository
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    rows = _with_session(settings, repository.list_keys)
+    table = Table("id", "project", "name", "key", "permissions", "revoked")
+    for k in rows:
+        table.add_row(
+            k.id, k.project_id, k.name, k.key_hint, " ".join(k.permissions),
+            k.revoked_at.isoformat() if k.revoked_at else "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None
+) -> None:
+    """Revoke a key by id (``key_…``)."""
+    from smsgate.accounts.service import revoke_key
+    from smsgate.errors import NotFound
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    try:
+        _with_session(settings, lambda s: revoke_key(s, key_id))
+    except NotFound as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from exc
+    console.print(f"Revoked {key_id}.")
+
+
+def _client() -> Any:
+    from smsgate.client import Client
+
+    return Client()
+
+
+def _sdk_error(exc: Exception) -> None:
+    err.print(f"[red]{exc}[/]")
+    raise typer.Exit(1)
+
+
+def _print_record(record: Any) -> None:
+    console.print_json(record.model_dump_json(by_alias=True))
+
+
+@app.command()
+def send(
+    to: Annotated[str, typer.Argument(help="Recipient in E.164, e.g. +15005550006.")],
+    body: Annotated[str, typer.Argument(help="The text.")],
+    sender: Annotated[str | None, typer.Option("--from", help="Sender id or number.")] = None,
+) -> None:
+    """Send one message through the API (server and key from the credentials file or env)."""
+    from smsgate.client import SmsgateError
+
+    try:
+        with _client() as client:
+            _print_record(client.sms.send(to=to, body=body, from_=sender))
+    except SmsgateError as exc:
+        _sdk_error(exc)
+
+
+@app.command()
+def status(sms_id: str) -> None:
+    """Show one message."""
+    from smsgate.client import SmsgateError
+
+    try:
+        with _client() as client:
+            _print_record(client.sms.status(sms_id))
+    except SmsgateError as exc:
+        _sdk_error(exc)
+
+
+@app.command("list")
+def list_(
+    state: Annotated[str | None, typer.Option(help="Only this state.")] = None,
+    to: Annotated[str | None, typer.Option(help="Only this recipient.")] = None,
+    limit: Annotated[int, typer.Option(help="How many.")] = 20,
+) -> None:
+    """List recent messages, newest first."""
+    from smsgate.client import SmsgateError
+
+    try:
+        with _client() as client:
+            page = client.sms.list(state=state, to=to, limit=limit)
+    except SmsgateError as exc:
+        _sdk_error(exc)
+        return
+    table = Table("sms_id", "to", "state", "segments", "price", "created")
+    for r in page.items:
+        table.add_row(r.sms_id, r.to, r.state, str(r.segments), str(r.price_usd),
+                      str(r.created_at))
+    console.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,174 @@
+"""Tables. One declarative base; every query against them lives in a repository module."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from smsgate.db.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    """SHA-256 of the full key. Keys carry 256 random bits, so a fast hash is enough."""
+    key_hint: Mapped[str] = mapped_column(String(40))
+    permissions: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    to: Mapped[str] = mapped_column(String(20))
+    from_: Mapped[str | None] = mapped_column("from", String(40))
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20), default="transactional")
+    state: Mapped[str] = mapped_column(String(20))
+    requested_vendor: Mapped[str | None] = mapped_column(String(64))
+    vendor: Mapped[str | None] = mapped_column(String(64))
+    vendor_message_id: Mapped[str | None] = mapped_column(String(128))
+    segments: Mapped[int] = mapped_column(Integer)
+    encoding: Mapped[str] = mapped_column(String(8))
+    price_micros: Mapped[int] = mapped_column(BigInteger)
+    """Price in millionths of a US dollar (exact on both databases)."""
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    batch_id: Mapped[str | None] = mapped_column(String(40))
+    template_id: Mapped[str | None] = mapped_column(String(40))
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    send_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_messages_project_id_id", "project_id", "id"),
+        Index("ix_messages_project_to", "project_id", "to"),
+        Index("ix_messages_batch", "batch_id"),
+        Index("ix_messages_vendor_ref", "vendor", "vendor_message_id"),
+    )
+
+
+class MessageEvent(Base):
+    __tablename__ = "message_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sms_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    vendor: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime]
+
+
+class Batch(Base):
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class OutboxEntry(Base):
+    """One row per message waiting to be dispatched, written with the message.
+
+    A worker claims a row by setting ``lease_owner``/``lease_expires_at``; the row is
+    deleted when the message leaves the dispatcher's hands (sent, failed, ...). A
+    lease that expires (crashed worker) makes the row claimable again.
+    """
+
+    __tablename__ = "outbox"
+
+    sms_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    available_at: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class DispatchAttempt(Base):
+    """Every hand-over to a vendor, successful or not, is a row."""
+
+    __tablename__ = "dispatch_attempts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sms_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    vendor: Mapped[str] = mapped_column(String(64))
+    worker: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(20))
+    """submitted | transient_error | permanent_error"""
+    vendor_message_id: Mapped[str | None] = mapped_column(String(128))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    """in_progress | done"""
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[Any | None] = mapped_column(JSON)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SandboxMessage(Base):
+    """The simulated carrier's world: what a simulated phone received, and the receipt it owes.
+
+    This table belongs to the simulator (an upstream), not to the gateway: the
+    simulator vendor adapter hands messages to it as it would to an HTTP API.
+    """
+
+    __tablename__ = "sandbox_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(String(40))
+    sms_id: Mapped[str] = mapped_column(String(40), unique=True)
+    """The client reference the gateway sent; the simulator dedups on it."""
+    vendor_message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    to: Mapped[str] = mapped_column(String(20))
+    from_: Mapped[str | None] = mapped_column("from", String(40))
+    body: Mapped[str] = mapped_column(Text)
+    submit_count: Mapped[int] = mapped_column(Integer, default=1)
+    receipt_status: Mapped[str] = mapped_column(String(20))
+    """delivered | undelivered"""
+    receipt_error_code: Mapped[str | None] = mapped_column(String(64))
+    receipt_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    """When the carrier reports the receipt; null once reported."""
+    received_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_sandbox_project_to", "project_id", "to", "id"),)

@@ -1,0 +1,222 @@
+"""The outbox as a work queue: claim with a lease, then record each outcome.
+
+Every query the dispatcher makes lives here. Claiming differs by database:
+
+* PostgreSQL: ``UPDATE outbox … WHERE sms_id IN (SELECT … FOR UPDATE SKIP LOCKED)``,
+  so concurrent workers in many processes take disjoint rows without waiting.
+* SQLite: the same ``UPDATE … RETURNING`` without the locking clause; write
+  transactions start with ``BEGIN IMMEDIATE``, so a claim is atomic by construction.
+
+A row is claimable when it is due (``available_at``) and not leased, or its lease
+has expired (its worker crashed). The message row then moves to ``sending`` only
+if it is still ``scheduled``/``queued`` (or ``sending`` after a crash): a cancel
+that got there first wins, and the entry is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smsgate.db.models import DispatchAttempt, Message, OutboxEntry
+from smsgate.messages import states
+from smsgate.messages.repository import add_events, event_row
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    sms_id: str
+    project_id: str
+    to: str
+    from_: str | None
+    body: str
+    segments: int
+    encoding: str
+    kind: str
+    requested_vendor: str | None
+    expires_at: datetime
+    attempt: int
+    """The attempt this claim makes (1 for the first)."""
+
+
+async def claim(
+    session: AsyncSession, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[ClaimedMessage]:
+    due = (
+        select(OutboxEntry.sms_id)
+        .where(
+            OutboxEntry.available_at <= now,
+            or_(OutboxEntry.lease_expires_at.is_(None), OutboxEntry.lease_expires_at < now),
+        )
+        .order_by(OutboxEntry.available_at)
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claimed = (
+        await session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.sms_id.in_(due.scalar_subquery()))
+            .values(lease_owner=worker, lease_expires_at=now + lease)
+            .returning(OutboxEntry.sms_id, OutboxEntry.attempts)
+        )
+    ).all()
+    if not claimed:
+        return []
+    attempts = {row.sms_id: row.attempts for row in claimed}
+    messages = list(await session.scalars(select(Message).where(Message.id.in_(attempts))))
+    before = {m.id: m.state for m in messages}
+
+    gone = [m.id for m in messages if m.state not in states.DISPATCHABLE]
+    expired = [m for m in messages if m.state in states.DISPATCHABLE and m.expires_at <= now]
+    ready = [m for m in messages if m.state in states.DISPATCHABLE and m.expires_at > now]
+    events: list[dict[str, Any]] = []
+
+    if expired:
+        won = await _transition(session, [m.id for m in expired], states.DISPATCHABLE, now,
+                                state=states.EXPIRED, error_code="validity_expired",
+                                error_message="The validity period ran out before sending.")
+        events += [event_row(i, states.EXPIRED, now, error_code="validity_expired") for i in won]
+        gone += [m.id for m in expired]
+
+    winners: set[str] = set()
+    if ready:
+        winners = set(await _transition(session, [m.id for m in ready], states.DISPATCHABLE, now,
+                                        state=states.SENDING))
+        for m in ready:
+            if m.id not in winners:
+                gone.append(m.id)
+            elif before[m.id] != states.SENDING:
+                if before[m.id] == states.SCHEDULED:
+                    events.append(event_row(m.id, states.QUEUED, now))
+                events.append(event_row(m.id, states.SENDING, now))
+    gone += [sms_id for sms_id in attempts if sms_id not in {m.id for m in messages}]
+    if gone:
+        await session.execute(delete(OutboxEntry).where(OutboxEntry.sms_id.in_(gone)))
+    await add_events(session, events)
+    return [
+        ClaimedMessage(
+            sms_id=m.id,
+            project_id=m.project_id,
+            to=m.to,
+            from_=m.from_,
+            body=m.body,
+            segments=m.segments,
+            encoding=m.encoding,
+            kind=m.kind,
+            requested_vendor=m.requested_vendor,
+            expires_at=m.expires_at,
+            attempt=attempts[m.id] + 1,
+        )
+        for m in ready
+        if m.id in winners
+    ]
+
+
+async def _transition(
+    session: AsyncSession,
+    ids: Sequence[str],
+    from_states: Sequence[str],
+    now: datetime,
+    **values: Any,
+) -> list[str]:
+    result = await session.execute(
+        update(Message)
+        .where(Message.id.in_(ids), Message.state.in_(from_states))
+        .values(updated_at=now, **values)
+        .returning(Message.id)
+        .execution_options(synchronize_session=False)
+    )
+    return [row.id for row in result.all()]
+
+
+async def add_attempts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(DispatchAttempt), list(rows))
+
+
+async def mark_sent(
+    session: AsyncSession, sms_id: str, vendor: str, vendor_message_id: str, now: datetime
+) -> bool:
+    """``sending`` → ``sent``. If a receipt already moved it on, only record the vendor's id."""
+    if await _transition(session, [sms_id], [states.SENDING], now, state=states.SENT,
+                         vendor=vendor, vendor_message_id=vendor_message_id):
+        return True
+    await session.execute(
+        update(Message)
+        .where(Message.id == sms_id)
+        .values(vendor=vendor, vendor_message_id=vendor_message_id)
+    )
+    return False
+
+
+async def finish(
+    session: AsyncSession,
+    sms_id: str,
+    state: str,
+    now: datetime,
+    *,
+    vendor: str | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> bool:
+    """``sending`` → a final state (failed, expired)."""
+    return bool(await _transition(session, [sms_id], [states.SENDING], now, state=state,
+                                  vendor=vendor, error_code=error_code,
+                                  error_message=error_message))
+
+
+async def requeue(session: AsyncSession, sms_id: str, now: datetime) -> bool:
+    return bool(await _transition(session, [sms_id], [states.SENDING], now, state=states.QUEUED))
+
+
+async def release_entry(session: AsyncSession, sms_id: str, worker: str) -> None:
+    await session.execute(
+        delete(OutboxEntry).where(OutboxEntry.sms_id == sms_id, OutboxEntry.lease_owner == worker)
+    )
+
+
+async def reschedule_entry(
+    session: AsyncSession, sms_id: str, worker: str, available_at: datetime, attempts: int
+) -> None:
+    await session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.sms_id == sms_id, OutboxEntry.lease_owner == worker)
+        .values(available_at=available_at, attempts=attempts, lease_owner=None,
+                lease_expires_at=None)
+    )
+
+
+async def find_by_vendor_ref(
+    session: AsyncSession, vendor: str, vendor_message_id: str
+) -> str | None:
+    return await session.scalar(
+        select(Message.id).where(
+            and_(Message.vendor == vendor, Message.vendor_message_id == vendor_message_id)
+        )
+    )
+
+
+async def apply_receipt(
+    session: AsyncSession,
+    sms_id: str,
+    state: str,
+    now: datetime,
+    *,
+    vendor: str,
+    error_code: str | None,
+    error_message: str | None,
+) -> bool:
+    from_states = (
+        states.RECEIPT_APPLIES_FROM
+        if state != states.SENT
+        else (states.QUEUED, states.SENDING)
+    )
+    return bool(await _transition(session, [sms_id], from_states, now, state=state,
+                                  vendor=vendor, error_code=error_code,
+                                  error_message=error_message))

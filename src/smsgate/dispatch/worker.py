@@ -1,0 +1,216 @@
+"""The send loop: claim a batch, hand each message to its vendor, record every outcome.
+
+Outcomes, per message:
+
+* ``Submitted``             → ``sent`` (receipts move it on later); the outbox entry goes.
+* ``PermanentVendorError``  → ``failed`` at once.
+* ``TransientVendorError``  → back to ``queued`` with the entry due after an exponential
+  backoff with jitter; after ``max_attempts`` it is ``failed``, and if the next try
+  would fall past the validity period it is ``expired``.
+
+Every hand-over is a ``dispatch_attempts`` row. This module never imports FastAPI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smsgate.config import Settings
+from smsgate.db.engine import Database
+from smsgate.db.types import utcnow
+from smsgate.dispatch import queue
+from smsgate.dispatch.queue import ClaimedMessage
+from smsgate.ids import new_id, ulid
+from smsgate.messages import states
+from smsgate.messages.repository import add_events, event_row
+from smsgate.vendors.base import (
+    OutboundMessage,
+    PermanentVendorError,
+    Submitted,
+    TransientVendorError,
+    VendorError,
+    VendorEvent,
+)
+from smsgate.vendors.registry import VendorRegistry
+
+log = logging.getLogger("smsgate.dispatch")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:24]}:{os.getpid()}:{ulid()[-6:]}"
+
+
+def backoff(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
+    """Exponential backoff with equal jitter: between half and all of ``base * 2**(n-1)``."""
+    delay = min(cap, base * 2 ** (attempt - 1))
+    delay = delay / 2 + random.uniform(0, delay / 2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cap))
+    return delay
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    message: ClaimedMessage
+    vendor: str
+    started_at: datetime
+    finished_at: datetime
+    result: Submitted | VendorError
+
+
+class Dispatcher:
+    def __init__(self, db: Database, vendors: VendorRegistry, settings: Settings) -> None:
+        self.db = db
+        self.vendors = vendors
+        self.settings = settings
+        self.worker = worker_name()
+        self._limit = asyncio.Semaphore(settings.dispatch_concurrency)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("dispatch loop failed; retrying")
+                handled = 0
+            wait = self.settings.dispatch_poll_interval if handled else (
+                self.settings.dispatch_idle_interval
+            )
+            if handled < self.settings.dispatch_batch_size:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
+                except TimeoutError:
+                    pass
+
+    async def run_once(self) -> int:
+        now = utcnow()
+        async with self.db.session() as session:
+            claimed = await queue.claim(
+                session,
+                self.worker,
+                now,
+                timedelta(seconds=self.settings.lease_seconds),
+                self.settings.dispatch_batch_size,
+            )
+        if not claimed:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(m) for m in claimed))
+        async with self.db.session() as session:
+            await self.record(session, outcomes)
+        return len(claimed)
+
+    async def _send(self, message: ClaimedMessage) -> Outcome:
+        vendor = self.vendors.pick(message.requested_vendor)
+        outbound = OutboundMessage(
+            sms_id=message.sms_id,
+            project_id=message.project_id,
+            to=message.to,
+            from_=message.from_,
+            body=message.body,
+            segments=message.segments,
+            encoding=message.encoding,
+            kind=message.kind,
+            attempt=message.attempt,
+        )
+        async with self._limit:
+            started = utcnow()
+            result: Submitted | VendorError
+            try:
+                async with asyncio.timeout(self.settings.vendor_timeout_seconds):
+                    result = await vendor.send(outbound)
+            except VendorError as exc:
+                result = exc
+            except TimeoutError:
+                result = TransientVendorError(
+                    "vendor_timeout",
+                    f"{vendor.name} did not answer within {self.settings.vendor_timeout_seconds}s.",
+                )
+            except Exception as exc:
+                log.exception("vendor %s raised unexpectedly", vendor.name)
+                result = TransientVendorError("vendor_error", type(exc).__name__)
+        return Outcome(message, vendor.name, started, utcnow(), result)
+
+    async def record(self, session: AsyncSession, outcomes: list[Outcome]) -> None:
+        now = utcnow()
+        attempts = []
+        events = []
+        for o in outcomes:
+            m, result = o.message, o.result
+            error = result if isinstance(result, VendorError) else None
+            attempts.append(
+                {
+                    "id": new_id("att"),
+                    "sms_id": m.sms_id,
+                    "attempt": m.attempt,
+                    "vendor": o.vendor,
+                    "worker": self.worker,
+                    "outcome": "submitted"
+                    if error is None
+                    else ("permanent_error" if isinstance(error, PermanentVendorError)
+                          else "transient_error"),
+                    "vendor_message_id": None if error else result.vendor_message_id,  # type: ignore[union-attr]
+                    "error_code": error.code if error else None,
+                    "error_message": error.message if error else None,
+                    "started_at": o.started_at,
+                    "finished_at": o.finished_at,
+                }
+            )
+            if isinstance(result, Submitted):
+                if await queue.mark_sent(session, m.sms_id, o.vendor, result.vendor_message_id, now):
+                    events.append(event_row(m.sms_id, states.SENT, now, vendor=o.vendor))
+                await queue.release_entry(session, m.sms_id, self.worker)
+                continue
+            assert error is not None
+            final: str | None = None
+            if isinstance(error, PermanentVendorError):
+                final, code, text = states.FAILED, error.code, error.message
+            elif m.attempt >= self.settings.max_attempts:
+                final, code = states.FAILED, error.code
+                text = f"Gave up after {m.attempt} attempts: {error.message}"
+            else:
+                delay = backoff(m.attempt, self.settings.retry_base_seconds,
+                                self.settings.retry_max_seconds, error.retry_after)
+                due = now + timedelta(seconds=delay)
+                if due >= m.expires_at:
+                    final, code = states.EXPIRED, "validity_expired"
+                    text = f"The validity period ran out while retrying: {error.message}"
+            if final is not None:
+                if await queue.finish(session, m.sms_id, final, now, vendor=o.vendor,
+                                      error_code=code, error_message=text):
+                    events.append(event_row(m.sms_id, final, now, vendor=o.vendor,
+                                            error_code=code, error_message=text))
+                await queue.release_entry(session, m.sms_id, self.worker)
+            else:
+                if await queue.requeue(session, m.sms_id, now):
+                    events.append(event_row(m.sms_id, states.QUEUED, now,
+                                            type="sms.retry_scheduled", vendor=o.vendor,
+                                            error_code=error.code, error_message=error.message))
+                await queue.reschedule_entry(session, m.sms_id, self.worker, due, m.attempt)
+        await queue.add_attempts(session, attempts)
+        await add_events(session, events)
+
+
+async def apply_vendor_events(
+    session: AsyncSession, vendor: str, events: list[VendorEvent]
+) -> None:
+    """Turn receipts into state changes and events, with state precedence (never backwards)."""
+    now = utcnow()
+    rows = []
+    for ev in events:
+        sms_id = ev.sms_id or await queue.find_by_vendor_ref(session, vendor, ev.vendor_message_id)
+        if sms_id is None:
+            log.warning("receipt from %s for unknown message %s", vendor, ev.vendor_message_id)
+            continue
+        if await queue.apply_receipt(session, sms_id, ev.state, now, vendor=vendor,
+                                     error_code=ev.error_code, error_message=ev.error_message):
+            rows.append(event_row(sms_id, ev.state, ev.occurred_at or now, vendor=vendor,
+                                  error_code=ev.error_code, error_message=ev.error_message))
+    await add_events(session, rows)

@@ -1,0 +1,91 @@
+"""The parts of one gateway process, built from settings, and its background loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from smsgate.api import idempotency_repository
+from smsgate.config import Settings
+from smsgate.db.engine import Database
+from smsgate.db.types import utcnow
+from smsgate.dispatch.worker import Dispatcher, apply_vendor_events
+from smsgate.messages.service import SendPolicy
+from smsgate.sandbox.carrier import SimulatedCarrier
+from smsgate.vendors.registry import VendorRegistry
+from smsgate.vendors.simulator import SimulatorVendor
+
+log = logging.getLogger("smsgate")
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    db: Database
+    carrier: SimulatedCarrier
+    vendors: VendorRegistry
+    policy: SendPolicy
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database | None = None) -> Gateway:
+        db = db or Database(settings.resolved_database_url())
+        carrier = SimulatedCarrier(
+            db,
+            receipt_delay=settings.simulator_receipt_delay,
+            timeout_sleep=settings.simulator_timeout_sleep,
+        )
+        vendors = VendorRegistry([SimulatorVendor(carrier)], default="simulator")
+        policy = SendPolicy(
+            vendors=frozenset(vendors),
+            default_price=settings.default_price_per_segment,
+            validity=timedelta(seconds=settings.validity_seconds),
+        )
+        return cls(settings, db, carrier, vendors, policy)
+
+    def start_background(self) -> None:
+        """Start the dispatcher loops, the simulator's receipt loop and housekeeping."""
+        self._stop.clear()
+        for _ in range(self.settings.dispatch_workers):
+            dispatcher = Dispatcher(self.db, self.vendors, self.settings)
+            self._tasks.append(asyncio.create_task(dispatcher.run(self._stop)))
+        self._tasks.append(asyncio.create_task(self._receipts()))
+        self._tasks.append(asyncio.create_task(self._housekeeping()))
+
+    async def _receipts(self) -> None:
+        while not self._stop.is_set():
+            try:
+                n = await self.carrier.report_receipts("simulator", apply_vendor_events)
+            except Exception:
+                log.exception("simulator receipts failed; retrying")
+                n = 0
+            if n < 500:
+                await self._sleep(self.settings.dispatch_poll_interval * 2)
+
+    async def _housekeeping(self) -> None:
+        while not self._stop.is_set():
+            try:
+                async with self.db.session() as session:
+                    await idempotency_repository.purge_expired(session, utcnow())
+            except Exception:
+                log.exception("housekeeping failed")
+            await self._sleep(300)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+
+    async def stop_background(self) -> None:
+        self._stop.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def aclose(self) -> None:
+        await self.stop_background()
+        await self.vendors.aclose()
+        await self.db.dispose()

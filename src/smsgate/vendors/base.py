@@ -1,0 +1,91 @@
+"""The vendor contract: one upstream, one ``send`` per message, callbacks into events.
+
+    VendorError
+    ├── TransientVendorError   retried with backoff (timeouts, 5xx, throttling)
+    └── PermanentVendorError   fails the message at once (invalid number, rejected)
+
+A vendor never touches the database or the queue: the dispatcher owns those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    sms_id: str
+    """Our id; vendors that take a client reference get it, so a resubmission is recognisable."""
+    project_id: str
+    to: str
+    from_: str | None
+    body: str
+    segments: int
+    encoding: str
+    kind: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    vendor_message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class VendorEvent:
+    """A receipt (or, later, an inbound message) turned into our terms."""
+
+    kind: Literal["receipt"]
+    state: Literal["sent", "delivered", "undelivered", "failed"]
+    vendor_message_id: str
+    sms_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    query: dict[str, str]
+    body: bytes = field(repr=False)
+
+
+class VendorError(Exception):
+    def __init__(self, code: str, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+class TransientVendorError(VendorError):
+    """Try again later."""
+
+
+class PermanentVendorError(VendorError):
+    """Do not try again: the message fails."""
+
+
+class Vendor:
+    """Talks to one upstream. No database, no queue: the dispatcher owns those."""
+
+    name: ClassVar[str]
+
+    async def send(self, message: OutboundMessage) -> Submitted:
+        """Hand one message to the upstream and return its id there.
+
+        Raise TransientVendorError to be retried, PermanentVendorError to fail the message.
+        """
+        raise NotImplementedError
+
+    def parse_callback(self, request: CallbackRequest) -> list[VendorEvent]:
+        """Verify the upstream's signature and turn a receipt or inbound message into events."""
+        return []
+
+    async def aclose(self) -> None:
+        return None
