@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -64,7 +64,7 @@ def error_response(request: Request, exc: SmsgateError) -> JSONResponse:
     )
 
 
-def _param(loc: tuple[Any, ...] | list[Any]) -> str | None:
+def _param(loc: Sequence[Any]) -> str | None:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:]
@@ -74,7 +74,7 @@ def _param(loc: tuple[Any, ...] | list[Any]) -> str | None:
 def from_validation_error(exc: RequestValidationError) -> SmsgateError:
     errors = exc.errors()
     first = errors[0] if errors else {"type": "value_error", "loc": (), "msg": "invalid"}
-    kind = first["type"]
+    kind = str(first["type"])
     if kind == "json_invalid":
         return InvalidRequest(
             "The request body is not valid JSON.", code="malformed_json", param=None

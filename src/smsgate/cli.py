@@ -101,7 +101,9 @@ def serve(
         dispatch_workers=workers,
         dispatch_enabled=dispatch,
     )
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     _migrate(settings)
     created = _with_session(settings, bootstrap)
     if created is not None:
@@ -214,16 +216,18 @@ def keys_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> Non
     table = Table("id", "project", "name", "key", "permissions", "revoked")
     for k in rows:
         table.add_row(
-            k.id, k.project_id, k.name, k.key_hint, " ".join(k.permissions),
+            k.id,
+            k.project_id,
+            k.name,
+            k.key_hint,
+            " ".join(k.permissions),
             k.revoked_at.isoformat() if k.revoked_at else "",
         )
     console.print(table)
 
 
 @keys_app.command("revoke")
-def keys_revoke(
-    key_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None
-) -> None:
+def keys_revoke(key_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Revoke a key by id (``key_…``)."""
     from smsgate.accounts.service import revoke_key
     from smsgate.errors import NotFound
@@ -297,8 +301,7 @@ def list_(
         return
     table = Table("sms_id", "to", "state", "segments", "price", "created")
     for r in page.items:
-        table.add_row(r.sms_id, r.to, r.state, str(r.segments), str(r.price_usd),
-                      str(r.created_at))
+        table.add_row(r.sms_id, r.to, r.state, str(r.segments), str(r.price_usd), str(r.created_at))
     console.print(table)
 
 

@@ -4,12 +4,12 @@
     ├── InvalidRequest            400 invalid_request   (malformed_json, ...)
     │   ├── MethodNotAllowed      405 invalid_request   method_not_allowed
     │   ├── RequestTooLarge       413 invalid_request   request_too_large
-    │   └── Unprocessable         422 invalid_request   (invalid_phone_number, body_too_long, ...)
+    │   └── Unprocessable         422 invalid_request   (invalid_phone_number, body_too_long, …)
     ├── AuthenticationFailed      401 authentication_error
     ├── InsufficientCredit        402 insufficient_credit
     ├── PermissionDenied          403 permission_denied
     ├── NotFound                  404 not_found
-    ├── Conflict                  409 conflict          (invalid_state, idempotency_request_in_progress)
+    ├── Conflict                  409 conflict          (invalid_state, idempotency_…_in_progress)
     ├── RateLimited               429 rate_limit        (carries Retry-After)
     └── ServiceError              500/503 api_error     (internal_error, unavailable)
 

@@ -12,17 +12,18 @@ from sqlalchemy import func, select
 from smsgate.accounts.service import revoke_key
 from smsgate.api import idempotency_repository as idem
 from smsgate.api.scope import request_hash
-from smsgate.db.types import utcnow
-from smsgate.messages.schemas import SmsSendRequest
 from smsgate.db.models import ApiKey, IdempotencyKey, Message, OutboxEntry
+from smsgate.db.types import utcnow
 from smsgate.gateway import Gateway
+from smsgate.messages.schemas import SmsSendRequest
 from tests.conftest import Tenant, make_tenant
 
 pytestmark = pytest.mark.anyio
 
 
-def assert_error(r: httpx.Response, status: int, type_: str, code: str, param: str | None = None
-                 ) -> None:
+def assert_error(
+    r: httpx.Response, status: int, type_: str, code: str, param: str | None = None
+) -> None:
     assert r.status_code == status, r.text
     err = r.json()["error"]
     assert set(err) == {"type", "code", "message", "param", "request_id"}
@@ -42,32 +43,79 @@ async def count(gateway: Gateway, model: type) -> int:
 @pytest.mark.parametrize(
     ("body", "status", "type_", "code", "param"),
     [
-        ({"to": "+15005550006", "body": "x" * 2000}, 422, "invalid_request", "body_too_long", "body"),
+        (
+            {"to": "+15005550006", "body": "x" * 2000},
+            422,
+            "invalid_request",
+            "body_too_long",
+            "body",
+        ),
         ({"to": "+1234", "body": "hi"}, 422, "invalid_request", "invalid_phone_number", "to"),
         ({"to": "hello", "body": "hi"}, 422, "invalid_request", "invalid_phone_number", "to"),
         ({"to": 15005550006, "body": "hi"}, 422, "invalid_request", "invalid_parameter", "to"),
-        ({"to": "+15005550006", "body": ["hi"]}, 422, "invalid_request", "invalid_parameter",
-         "body"),
+        (
+            {"to": "+15005550006", "body": ["hi"]},
+            422,
+            "invalid_request",
+            "invalid_parameter",
+            "body",
+        ),
         ({"to": "+15005550006"}, 422, "invalid_request", "missing_parameter", "body"),
         ({"body": "hi"}, 422, "invalid_request", "missing_parameter", "to"),
-        ({"to": "+15005550006", "body": "hi", "colour": 1}, 422, "invalid_request",
-         "unknown_parameter", "colour"),
-        ({"to": "+15005550006", "body": "hi", "send_at": "tomorrow"}, 422, "invalid_request",
-         "invalid_parameter", "send_at"),
-        ({"to": "+15005550006", "body": "hi", "send_at": "2030-01-01T00:00:00"}, 422,
-         "invalid_request", "invalid_parameter", "send_at"),
-        ({"to": "+15005550006", "body": "hi", "vendor": "twilio"}, 422, "invalid_request",
-         "unknown_vendor", "vendor"),
-        ({"to": "+15005550006", "body": "hi", "template_id": "tpl_x"}, 422, "invalid_request",
-         "unknown_template", "template_id"),
-        ({"to": "+15005550006", "body": "hi", "callback_url": "ftp://x"}, 422, "invalid_request",
-         "invalid_parameter", "callback_url"),
+        (
+            {"to": "+15005550006", "body": "hi", "colour": 1},
+            422,
+            "invalid_request",
+            "unknown_parameter",
+            "colour",
+        ),
+        (
+            {"to": "+15005550006", "body": "hi", "send_at": "tomorrow"},
+            422,
+            "invalid_request",
+            "invalid_parameter",
+            "send_at",
+        ),
+        (
+            {"to": "+15005550006", "body": "hi", "send_at": "2030-01-01T00:00:00"},
+            422,
+            "invalid_request",
+            "invalid_parameter",
+            "send_at",
+        ),
+        (
+            {"to": "+15005550006", "body": "hi", "vendor": "twilio"},
+            422,
+            "invalid_request",
+            "unknown_vendor",
+            "vendor",
+        ),
+        (
+            {"to": "+15005550006", "body": "hi", "template_id": "tpl_x"},
+            422,
+            "invalid_request",
+            "unknown_template",
+            "template_id",
+        ),
+        (
+            {"to": "+15005550006", "body": "hi", "callback_url": "ftp://x"},
+            422,
+            "invalid_request",
+            "invalid_parameter",
+            "callback_url",
+        ),
         ([1, 2], 422, "invalid_request", "invalid_parameter", None),
     ],
 )
 async def test_rejected_send_stores_nothing(
-    client: httpx.AsyncClient, tenant: Tenant, gateway: Gateway,
-    body: object, status: int, type_: str, code: str, param: str | None,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    gateway: Gateway,
+    body: object,
+    status: int,
+    type_: str,
+    code: str,
+    param: str | None,
 ) -> None:
     r = await client.post("/v1/sms/send", json=body, headers=tenant.headers)
     assert_error(r, status, type_, code, param)
@@ -134,8 +182,9 @@ async def test_unknown_ids_and_routes(client: httpx.AsyncClient, tenant: Tenant)
     assert_error(r, 405, "invalid_request", "method_not_allowed")
 
 
-async def test_idempotent_replay(client: httpx.AsyncClient, tenant: Tenant, gateway: Gateway
-                                 ) -> None:
+async def test_idempotent_replay(
+    client: httpx.AsyncClient, tenant: Tenant, gateway: Gateway
+) -> None:
     body = {"to": "+15005550006", "body": "once", "idempotency_key": "k-1"}
     first = await client.post("/v1/sms/send", json=body, headers=tenant.headers)
     assert first.status_code == 200 and "idempotent-replayed" not in first.headers
@@ -145,7 +194,8 @@ async def test_idempotent_replay(client: httpx.AsyncClient, tenant: Tenant, gate
     assert again.json() == first.json()
     # The header form is the same key.
     hdr = await client.post(
-        "/v1/sms/send", json={"to": "+15005550006", "body": "once"},
+        "/v1/sms/send",
+        json={"to": "+15005550006", "body": "once"},
         headers=tenant.headers | {"Idempotency-Key": "k-1"},
     )
     assert hdr.json()["sms_id"] == first.json()["sms_id"]
@@ -177,10 +227,14 @@ async def test_idempotency_in_flight_and_failed_first_attempt(
     body = {"to": "+15005550006", "body": "hi", "idempotency_key": "busy"}
     now = utcnow()
     reservation = {
-        "project_id": tenant.project_id, "key": "busy",
+        "project_id": tenant.project_id,
+        "key": "busy",
         "request_hash": request_hash("POST", "/v1/sms/send", SmsSendRequest.model_validate(body)),
-        "state": "in_progress", "response_status": None, "response_body": None,
-        "locked_until": now + timedelta(seconds=60), "created_at": now,
+        "state": "in_progress",
+        "response_status": None,
+        "response_body": None,
+        "locked_until": now + timedelta(seconds=60),
+        "created_at": now,
         "expires_at": now + timedelta(hours=24),
     }
     async with gateway.db.session() as s:
@@ -221,16 +275,21 @@ async def test_concurrent_same_key_creates_one_message(
     assert await count(gateway, Message) == 1
 
 
-async def test_batch_idempotency(client: httpx.AsyncClient, tenant: Tenant, gateway: Gateway
-                                 ) -> None:
-    body = {"messages": [{"to": "+15005550006", "body": "a"}, {"to": "bad", "body": "b"}],
-            "idempotency_key": "batch-1"}
+async def test_batch_idempotency(
+    client: httpx.AsyncClient, tenant: Tenant, gateway: Gateway
+) -> None:
+    body = {
+        "messages": [{"to": "+15005550006", "body": "a"}, {"to": "bad", "body": "b"}],
+        "idempotency_key": "batch-1",
+    }
     first = await client.post("/v1/sms/batch/send", json=body, headers=tenant.headers)
     again = await client.post("/v1/sms/batch/send", json=body, headers=tenant.headers)
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json() == first.json()
     assert await count(gateway, Message) == 1
-    item = body | {"messages": [{"to": "+15005550006", "body": "a", "idempotency_key": "x"}],
-                   "idempotency_key": "batch-2"}
+    item = body | {
+        "messages": [{"to": "+15005550006", "body": "a", "idempotency_key": "x"}],
+        "idempotency_key": "batch-2",
+    }
     r = await client.post("/v1/sms/batch/send", json=item, headers=tenant.headers)
     assert r.json()["results"][0]["error"]["param"] == "messages.0.idempotency_key"

@@ -18,12 +18,33 @@ from tests.conftest import Tenant, fast_settings, make_tenant, wait_for_state
 pytestmark = pytest.mark.anyio
 
 SMS_FIELDS = {
-    "sms_id", "to", "from", "body", "state", "vendor", "vendor_message_id", "segments",
-    "encoding", "price_usd", "error_code", "error_message", "batch_id", "template_id",
-    "send_at", "created_at", "updated_at",
+    "sms_id",
+    "to",
+    "from",
+    "body",
+    "state",
+    "vendor",
+    "vendor_message_id",
+    "segments",
+    "encoding",
+    "price_usd",
+    "error_code",
+    "error_message",
+    "batch_id",
+    "template_id",
+    "send_at",
+    "created_at",
+    "updated_at",
 }
 EVENT_FIELDS = {
-    "event_id", "sms_id", "type", "state", "vendor", "error_code", "error_message", "occurred_at"
+    "event_id",
+    "sms_id",
+    "type",
+    "state",
+    "vendor",
+    "error_code",
+    "error_message",
+    "occurred_at",
 }
 
 
@@ -58,7 +79,7 @@ async def test_events_timeline(client: httpx.AsyncClient, tenant: Tenant) -> Non
     assert all(set(e) == EVENT_FIELDS for e in items)
     # Newest first.
     assert [e["state"] for e in items] == ["delivered", "sent", "sending", "queued"]
-    assert [e["type"] for e in items][0] == "sms.delivered"
+    assert items[0]["type"] == "sms.delivered"
     page = await client.get(f"/v1/sms/events/{sms_id}?limit=3", headers=tenant.headers)
     assert len(page.json()["items"]) == 3 and page.json()["next_cursor"]
     rest = await client.get(
@@ -68,7 +89,9 @@ async def test_events_timeline(client: httpx.AsyncClient, tenant: Tenant) -> Non
     assert rest.json()["next_cursor"] is None
 
 
-async def test_ucs2_and_long_messages_are_counted(client: httpx.AsyncClient, tenant: Tenant) -> None:
+async def test_ucs2_and_long_messages_are_counted(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
     r = await send(client, tenant, to="+15005550006", body="Привет " * 12)
     assert r.json()["encoding"] == "UCS-2" and r.json()["segments"] == 2
     r = await send(client, tenant, to="+15005550006", body="a" * 161)
@@ -176,7 +199,9 @@ async def test_scheduled_message_is_sent_at_its_time(
 async def test_resend_message_and_batch(client: httpx.AsyncClient, tenant: Tenant) -> None:
     r = await client.post(
         "/v1/sms/batch/send",
-        json={"messages": [{"to": "+15005550006", "body": "a"}, {"to": "+15005550001", "body": "b"}]},
+        json={
+            "messages": [{"to": "+15005550006", "body": "a"}, {"to": "+15005550001", "body": "b"}]
+        },
         headers=tenant.headers,
     )
     batch = r.json()
@@ -192,8 +217,9 @@ async def test_resend_message_and_batch(client: httpx.AsyncClient, tenant: Tenan
     assert results[0]["sms"]["sms_id"] not in ids
     r = await client.post(f"/v1/sms/resend/{ids[0]}", headers=tenant.headers)
     assert r.status_code == 200 and r.json()["results"][0]["sms"]["body"] == "a"
-    r = await client.post(f"/v1/sms/resend/{ids[0]}", json={"only_failed": True},
-                          headers=tenant.headers)
+    r = await client.post(
+        f"/v1/sms/resend/{ids[0]}", json={"only_failed": True}, headers=tenant.headers
+    )
     assert r.status_code == 409
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     pending = (await send(client, tenant, to="+15005550006", send_at=later)).json()["sms_id"]
@@ -203,9 +229,7 @@ async def test_resend_message_and_batch(client: httpx.AsyncClient, tenant: Tenan
     assert r.status_code == 404
 
 
-async def test_magic_numbers(
-    client: httpx.AsyncClient, tenant: Tenant, gateway: Gateway
-) -> None:
+async def test_magic_numbers(client: httpx.AsyncClient, tenant: Tenant, gateway: Gateway) -> None:
     ids = {
         n: (await send(client, tenant, to=n)).json()["sms_id"]
         for n in ("+15005550001", "+15005550002", "+15005550012", "+15005550009")
@@ -218,11 +242,13 @@ async def test_magic_numbers(
     timed_out = await wait_for_state(client, tenant, ids["+15005550009"], {"failed"}, timeout=20)
     assert timed_out["error_code"] == "vendor_timeout"
     async with gateway.db.reader() as s:
-        flaky = list(await s.scalars(
-            select(DispatchAttempt.outcome)
-            .where(DispatchAttempt.sms_id == ids["+15005550012"])
-            .order_by(DispatchAttempt.attempt)
-        ))
+        flaky = list(
+            await s.scalars(
+                select(DispatchAttempt.outcome)
+                .where(DispatchAttempt.sms_id == ids["+15005550012"])
+                .order_by(DispatchAttempt.attempt)
+            )
+        )
         timeouts = await s.scalar(
             select(func.count()).where(DispatchAttempt.sms_id == ids["+15005550009"])
         )
@@ -238,8 +264,9 @@ async def test_sandbox_inbox(
     sms_id = (await send(client, tenant, to="+15005550006", body="Your code")).json()["sms_id"]
     await send(client, tenant, to="+15005550002", body="never arrives")
     await wait_for_state(client, tenant, sms_id, {"delivered"})
-    r = await client.get("/v1/sandbox/messages", params={"to": "+15005550006"},
-                         headers=tenant.headers)
+    r = await client.get(
+        "/v1/sandbox/messages", params={"to": "+15005550006"}, headers=tenant.headers
+    )
     assert r.status_code == 200
     [item] = r.json()["items"]
     assert item["sms_id"] == sms_id and item["body"] == "Your code" and item["to"] == "+15005550006"

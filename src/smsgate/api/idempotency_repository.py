@@ -10,12 +10,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smsgate.db.engine import is_postgres
 from smsgate.db.models import IdempotencyKey
 
 
 async def reserve(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Insert an in-progress row unless the key exists. True if this call made it."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if is_postgres(session) else sqlite_insert
     stmt = (
         insert(IdempotencyKey)
         .values(**values)
@@ -33,7 +34,9 @@ async def get(session: AsyncSession, project_id: str, key: str) -> IdempotencyKe
     )
 
 
-async def take_over(session: AsyncSession, project_id: str, key: str, values: dict[str, Any]) -> None:
+async def take_over(
+    session: AsyncSession, project_id: str, key: str, values: dict[str, Any]
+) -> None:
     await session.execute(
         update(IdempotencyKey)
         .where(IdempotencyKey.project_id == project_id, IdempotencyKey.key == key)
@@ -63,8 +66,6 @@ async def release(session: AsyncSession, project_id: str, key: str) -> None:
 
 async def purge_expired(session: AsyncSession, now: datetime) -> int:
     result = await session.execute(
-        delete(IdempotencyKey)
-        .where(IdempotencyKey.expires_at < now)
-        .returning(IdempotencyKey.key)
+        delete(IdempotencyKey).where(IdempotencyKey.expires_at < now).returning(IdempotencyKey.key)
     )
     return len(result.all())

@@ -44,9 +44,7 @@ def request_hash(method: str, path: str, payload: BaseModel | None) -> str:
         if payload is not None
         else {}
     )
-    canonical = json.dumps(
-        [method, path, body], sort_keys=True, separators=(",", ":")
-    )
+    canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -16,9 +16,19 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 READONLY = "smsgate_readonly"
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    """Repositories use this to pick PostgreSQL-only SQL (``SKIP LOCKED``, upserts)."""
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def _setup_sqlite(engine: AsyncEngine) -> None:

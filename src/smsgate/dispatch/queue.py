@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smsgate.db.engine import is_postgres
 from smsgate.db.models import DispatchAttempt, Message, OutboxEntry
 from smsgate.messages import states
 from smsgate.messages.repository import add_events, event_row
@@ -56,7 +57,7 @@ async def claim(
         .order_by(OutboxEntry.available_at)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         due = due.with_for_update(skip_locked=True)
     claimed = (
         await session.execute(
@@ -78,16 +79,25 @@ async def claim(
     events: list[dict[str, Any]] = []
 
     if expired:
-        won = await _transition(session, [m.id for m in expired], states.DISPATCHABLE, now,
-                                state=states.EXPIRED, error_code="validity_expired",
-                                error_message="The validity period ran out before sending.")
+        won = await _transition(
+            session,
+            [m.id for m in expired],
+            states.DISPATCHABLE,
+            now,
+            state=states.EXPIRED,
+            error_code="validity_expired",
+            error_message="The validity period ran out before sending.",
+        )
         events += [event_row(i, states.EXPIRED, now, error_code="validity_expired") for i in won]
         gone += [m.id for m in expired]
 
     winners: set[str] = set()
     if ready:
-        winners = set(await _transition(session, [m.id for m in ready], states.DISPATCHABLE, now,
-                                        state=states.SENDING))
+        winners = set(
+            await _transition(
+                session, [m.id for m in ready], states.DISPATCHABLE, now, state=states.SENDING
+            )
+        )
         for m in ready:
             if m.id not in winners:
                 gone.append(m.id)
@@ -144,8 +154,15 @@ async def mark_sent(
     session: AsyncSession, sms_id: str, vendor: str, vendor_message_id: str, now: datetime
 ) -> bool:
     """``sending`` → ``sent``. If a receipt already moved it on, only record the vendor's id."""
-    if await _transition(session, [sms_id], [states.SENDING], now, state=states.SENT,
-                         vendor=vendor, vendor_message_id=vendor_message_id):
+    if await _transition(
+        session,
+        [sms_id],
+        [states.SENDING],
+        now,
+        state=states.SENT,
+        vendor=vendor,
+        vendor_message_id=vendor_message_id,
+    ):
         return True
     await session.execute(
         update(Message)
@@ -166,9 +183,18 @@ async def finish(
     error_message: str | None = None,
 ) -> bool:
     """``sending`` → a final state (failed, expired)."""
-    return bool(await _transition(session, [sms_id], [states.SENDING], now, state=state,
-                                  vendor=vendor, error_code=error_code,
-                                  error_message=error_message))
+    return bool(
+        await _transition(
+            session,
+            [sms_id],
+            [states.SENDING],
+            now,
+            state=state,
+            vendor=vendor,
+            error_code=error_code,
+            error_message=error_message,
+        )
+    )
 
 
 async def requeue(session: AsyncSession, sms_id: str, now: datetime) -> bool:
@@ -187,8 +213,9 @@ async def reschedule_entry(
     await session.execute(
         update(OutboxEntry)
         .where(OutboxEntry.sms_id == sms_id, OutboxEntry.lease_owner == worker)
-        .values(available_at=available_at, attempts=attempts, lease_owner=None,
-                lease_expires_at=None)
+        .values(
+            available_at=available_at, attempts=attempts, lease_owner=None, lease_expires_at=None
+        )
     )
 
 
@@ -213,10 +240,17 @@ async def apply_receipt(
     error_message: str | None,
 ) -> bool:
     from_states = (
-        states.RECEIPT_APPLIES_FROM
-        if state != states.SENT
-        else (states.QUEUED, states.SENDING)
+        states.RECEIPT_APPLIES_FROM if state != states.SENT else (states.QUEUED, states.SENDING)
     )
-    return bool(await _transition(session, [sms_id], from_states, now, state=state,
-                                  vendor=vendor, error_code=error_code,
-                                  error_message=error_message))
+    return bool(
+        await _transition(
+            session,
+            [sms_id],
+            from_states,
+            now,
+            state=state,
+            vendor=vendor,
+            error_code=error_code,
+            error_message=error_message,
+        )
+    )

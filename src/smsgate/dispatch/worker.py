@@ -14,6 +14,7 @@ Every hand-over is a ``dispatch_attempts`` row. This module never imports FastAP
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -50,7 +51,7 @@ def worker_name() -> str:
 
 def backoff(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
     """Exponential backoff with equal jitter: between half and all of ``base * 2**(n-1)``."""
-    delay = min(cap, base * 2 ** (attempt - 1))
+    delay: float = min(cap, base * 2.0 ** (attempt - 1))
     delay = delay / 2 + random.uniform(0, delay / 2)
     if retry_after is not None:
         delay = max(delay, min(retry_after, cap))
@@ -81,14 +82,14 @@ class Dispatcher:
             except Exception:
                 log.exception("dispatch loop failed; retrying")
                 handled = 0
-            wait = self.settings.dispatch_poll_interval if handled else (
-                self.settings.dispatch_idle_interval
+            wait = (
+                self.settings.dispatch_poll_interval
+                if handled
+                else (self.settings.dispatch_idle_interval)
             )
             if handled < self.settings.dispatch_batch_size:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=wait)
-                except TimeoutError:
-                    pass
 
     async def run_once(self) -> int:
         now = utcnow()
@@ -154,8 +155,11 @@ class Dispatcher:
                     "worker": self.worker,
                     "outcome": "submitted"
                     if error is None
-                    else ("permanent_error" if isinstance(error, PermanentVendorError)
-                          else "transient_error"),
+                    else (
+                        "permanent_error"
+                        if isinstance(error, PermanentVendorError)
+                        else "transient_error"
+                    ),
                     "vendor_message_id": None if error else result.vendor_message_id,  # type: ignore[union-attr]
                     "error_code": error.code if error else None,
                     "error_message": error.message if error else None,
@@ -164,7 +168,9 @@ class Dispatcher:
                 }
             )
             if isinstance(result, Submitted):
-                if await queue.mark_sent(session, m.sms_id, o.vendor, result.vendor_message_id, now):
+                if await queue.mark_sent(
+                    session, m.sms_id, o.vendor, result.vendor_message_id, now
+                ):
                     events.append(event_row(m.sms_id, states.SENT, now, vendor=o.vendor))
                 await queue.release_entry(session, m.sms_id, self.worker)
                 continue
@@ -176,23 +182,50 @@ class Dispatcher:
                 final, code = states.FAILED, error.code
                 text = f"Gave up after {m.attempt} attempts: {error.message}"
             else:
-                delay = backoff(m.attempt, self.settings.retry_base_seconds,
-                                self.settings.retry_max_seconds, error.retry_after)
+                delay = backoff(
+                    m.attempt,
+                    self.settings.retry_base_seconds,
+                    self.settings.retry_max_seconds,
+                    error.retry_after,
+                )
                 due = now + timedelta(seconds=delay)
                 if due >= m.expires_at:
                     final, code = states.EXPIRED, "validity_expired"
                     text = f"The validity period ran out while retrying: {error.message}"
             if final is not None:
-                if await queue.finish(session, m.sms_id, final, now, vendor=o.vendor,
-                                      error_code=code, error_message=text):
-                    events.append(event_row(m.sms_id, final, now, vendor=o.vendor,
-                                            error_code=code, error_message=text))
+                if await queue.finish(
+                    session,
+                    m.sms_id,
+                    final,
+                    now,
+                    vendor=o.vendor,
+                    error_code=code,
+                    error_message=text,
+                ):
+                    events.append(
+                        event_row(
+                            m.sms_id,
+                            final,
+                            now,
+                            vendor=o.vendor,
+                            error_code=code,
+                            error_message=text,
+                        )
+                    )
                 await queue.release_entry(session, m.sms_id, self.worker)
             else:
                 if await queue.requeue(session, m.sms_id, now):
-                    events.append(event_row(m.sms_id, states.QUEUED, now,
-                                            type="sms.retry_scheduled", vendor=o.vendor,
-                                            error_code=error.code, error_message=error.message))
+                    events.append(
+                        event_row(
+                            m.sms_id,
+                            states.QUEUED,
+                            now,
+                            type="sms.retry_scheduled",
+                            vendor=o.vendor,
+                            error_code=error.code,
+                            error_message=error.message,
+                        )
+                    )
                 await queue.reschedule_entry(session, m.sms_id, self.worker, due, m.attempt)
         await queue.add_attempts(session, attempts)
         await add_events(session, events)
@@ -209,8 +242,23 @@ async def apply_vendor_events(
         if sms_id is None:
             log.warning("receipt from %s for unknown message %s", vendor, ev.vendor_message_id)
             continue
-        if await queue.apply_receipt(session, sms_id, ev.state, now, vendor=vendor,
-                                     error_code=ev.error_code, error_message=ev.error_message):
-            rows.append(event_row(sms_id, ev.state, ev.occurred_at or now, vendor=vendor,
-                                  error_code=ev.error_code, error_message=ev.error_message))
+        if await queue.apply_receipt(
+            session,
+            sms_id,
+            ev.state,
+            now,
+            vendor=vendor,
+            error_code=ev.error_code,
+            error_message=ev.error_message,
+        ):
+            rows.append(
+                event_row(
+                    sms_id,
+                    ev.state,
+                    ev.occurred_at or now,
+                    vendor=vendor,
+                    error_code=ev.error_code,
+                    error_message=ev.error_message,
+                )
+            )
     await add_events(session, rows)

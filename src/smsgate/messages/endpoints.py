@@ -71,8 +71,14 @@ async def list_messages(
 ) -> SmsPage:
     async with gw.db.reader() as session:
         result = await service.list_records(
-            session, auth.project_id, after=page.after, limit=page.limit,
-            state=state, to=to, since=since, until=until,
+            session,
+            auth.project_id,
+            after=page.after,
+            limit=page.limit,
+            state=state,
+            to=to,
+            since=since,
+            until=until,
         )
     return SmsPage(items=result.items, next_cursor=result.next_cursor)
 

@@ -82,7 +82,7 @@ class SmsRecord(BaseModel):
             vendor=m.vendor,
             vendor_message_id=m.vendor_message_id,
             segments=m.segments,
-            encoding=m.encoding,  # type: ignore[arg-type]
+            encoding=m.encoding,
             price_usd=format_usd(m.price_micros),
             error_code=m.error_code,
             error_message=m.error_message,

@@ -74,7 +74,9 @@ def prepare(
         )
     if req.vendor is not None and req.vendor not in policy.vendors:
         raise Unprocessable(
-            f"This project has no vendor named {req.vendor!r}.", code="unknown_vendor", param="vendor"
+            f"This project has no vendor named {req.vendor!r}.",
+            code="unknown_vendor",
+            param="vendor",
         )
     if req.callback_url is not None and not req.callback_url.startswith(("http://", "https://")):
         raise Unprocessable(
@@ -218,13 +220,13 @@ async def list_records(
 ) -> Page[SmsRecord]:
     if filters.get("state") is not None and filters["state"] not in states.ALL:
         raise Unprocessable(
-            f"state must be one of {', '.join(states.ALL)}.", code="invalid_parameter", param="state"
+            f"state must be one of {', '.join(states.ALL)}.",
+            code="invalid_parameter",
+            param="state",
         )
     if filters.get("to"):
         filters["to"] = parse_phone(filters["to"], param="to").e164
-    rows = await repository.list_messages(
-        session, project_id, after=after, limit=limit, **filters
-    )
+    rows = await repository.list_messages(session, project_id, after=after, limit=limit, **filters)
     page = make_page(rows, limit, "id")
     return Page([SmsRecord.of(m) for m in page.items], page.next_cursor)
 

@@ -1,9 +1,9 @@
 """Message states, their order, and which ones are final.
 
-    scheduled → queued → sending → sent → delivered | undelivered
-                  ↑         │
-                  └─────────┘ transient vendor error: back to queued with a later retry
-    and from any non-final state: failed, canceled (scheduled/queued only), expired
+scheduled → queued → sending → sent → delivered | undelivered
+              ↑         │
+              └─────────┘ transient vendor error: back to queued with a later retry
+and from any non-final state: failed, canceled (scheduled/queued only), expired
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,28 +11,35 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smsgate.db.engine import is_postgres
 from smsgate.db.models import SandboxMessage
 
 
 async def store_submission(session: AsyncSession, **values: Any) -> str:
     """Insert, or on a resubmission of the same ``sms_id`` count it; return the carrier id."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(SandboxMessage).values(submit_count=1, **values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["sms_id"],
-        set_={"submit_count": SandboxMessage.submit_count + 1},
-    ).returning(SandboxMessage.vendor_message_id)
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    stmt = (
+        insert(SandboxMessage)
+        .values(submit_count=1, **values)
+        .on_conflict_do_update(
+            index_elements=["sms_id"],
+            set_={"submit_count": SandboxMessage.submit_count + 1},
+        )
+        .returning(SandboxMessage.vendor_message_id)
+    )
     return str((await session.execute(stmt)).scalar_one())
 
 
-async def claim_due_receipts(session: AsyncSession, now: datetime, limit: int) -> list[Row[Any]]:
+async def claim_due_receipts(
+    session: AsyncSession, now: datetime, limit: int
+) -> Sequence[Row[str, str, str, str | None]]:
     due = (
         select(SandboxMessage.id)
         .where(SandboxMessage.receipt_due_at <= now)
         .order_by(SandboxMessage.receipt_due_at)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         due = due.with_for_update(skip_locked=True)
     result = await session.execute(
         update(SandboxMessage)
@@ -44,7 +52,7 @@ async def claim_due_receipts(session: AsyncSession, now: datetime, limit: int) -
             SandboxMessage.receipt_error_code,
         )
     )
-    return list(result.all())
+    return result.all()
 
 
 async def inbox(

@@ -1,0 +1,158 @@
+"""Accept and delivery throughput of one ``smsgate serve`` process with the simulator.
+
+Starts a real server on a free loopback port (fresh SQLite file, or --database-url),
+sends N messages from C concurrent HTTP clients, and prints accepted msg/s,
+delivered msg/s and accept latency percentiles. Run: ``python bench/accept.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+
+from smsgate.db.engine import Database
+from smsgate.db.models import Message
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(
+    tmp: Path, database_url: str | None, workers: int
+) -> tuple[subprocess.Popen[bytes], str, str]:
+    port = free_port()
+    log = (tmp / "serve.log").open("wb")
+    args = [
+        sys.executable,
+        "-m",
+        "smsgate.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp / "data"),
+        "--log-level",
+        "warning",
+        "--workers",
+        str(workers),
+    ]
+    if database_url:
+        args += ["--database-url", database_url]
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp / "config"),
+        "SMSGATE_SIMULATOR_RECEIPT_DELAY": "0.5",
+    }
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    text = (tmp / "serve.log").read_text()
+    match = re.search(r"(sg_live_[A-Za-z0-9_\-]{20,})", text)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"server did not print a key:\n{text}")
+    return proc, url, match.group(1)
+
+
+async def count_delivered(db: Database) -> int:
+    async with db.reader() as s:
+        return int(await s.scalar(select(func.count()).where(Message.state == "delivered")) or 0)
+
+
+async def run(args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="smsgate-bench-"))
+    db_url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'data' / 'smsgate.db'}"
+    if args.database_url:
+        # Start from an empty schema so the figures are comparable between runs.
+        from smsgate.db.models import Base
+
+        engine_db = Database(args.database_url)
+        async with engine_db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.drop_all)
+            await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        await engine_db.dispose()
+    proc, url, key = start_server(tmp, args.database_url, args.workers)
+    db = Database(db_url, pool_size=2)
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(args.n):
+        queue.put_nowait(i)
+    errors = 0
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while True:
+            try:
+                i = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            t0 = time.perf_counter()
+            r = await client.post("/v1/sms/send", json={"to": "+15005550006", "body": f"bench {i}"})
+            latencies.append(time.perf_counter() - t0)
+            if r.status_code != 200:
+                errors += 1
+
+    try:
+        limits = httpx.Limits(max_connections=args.c)
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=60
+        ) as client:
+            start = time.perf_counter()
+            await asyncio.gather(*(client_loop(client) for _ in range(args.c)))
+            accepted_at = time.perf_counter()
+        while await count_delivered(db) < args.n - errors:
+            if time.perf_counter() - start > args.timeout:
+                break
+            await asyncio.sleep(0.05)
+        delivered_at = time.perf_counter()
+        delivered = await count_delivered(db)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        await db.dispose()
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100)
+    backend = "postgresql" if args.database_url else "sqlite"
+    print(
+        f"backend={backend} n={args.n} concurrency={args.c} workers={args.workers} errors={errors}"
+    )
+    print(f"accepted   {args.n / (accepted_at - start):8.1f} msg/s")
+    print(
+        f"delivered  {delivered / (delivered_at - start):8.1f} msg/s  ({delivered}/{args.n}, "
+        f"includes the simulator's 0.5 s receipt delay)"
+    )
+    print(f"accept p50 {q[49] * 1000:8.2f} ms   p99 {q[98] * 1000:8.2f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=2000, help="messages to send")
+    parser.add_argument("-c", type=int, default=20, help="concurrent clients")
+    parser.add_argument("--workers", type=int, default=1, help="dispatcher loops")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: SQLite)")
+    parser.add_argument("--timeout", type=float, default=300)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
