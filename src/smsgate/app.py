@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -115,6 +116,18 @@ def install_error_handlers(app: FastAPI) -> None:
         else:
             error = ServiceError(str(exc.detail))
         return error_response(request, error)
+
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.error(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+        )
+        return error_response(request, Unavailable("The database is not reachable; retry."))
+
+    for unreachable in (OperationalError, InterfaceError, ConnectionError, TimeoutError):
+        app.add_exception_handler(unreachable, _unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +17,8 @@ from smsgate.db.models import ApiKey, IdempotencyKey, Message, OutboxEntry
 from smsgate.db.types import utcnow
 from smsgate.gateway import Gateway
 from smsgate.messages.schemas import SmsSendRequest
-from tests.conftest import Tenant, make_tenant
+from smsgate.app import create_app
+from tests.conftest import Tenant, fast_settings, make_tenant
 
 pytestmark = pytest.mark.anyio
 
@@ -293,3 +295,48 @@ async def test_batch_idempotency(
     }
     r = await client.post("/v1/sms/batch/send", json=item, headers=tenant.headers)
     assert r.json()["results"][0]["error"]["param"] == "messages.0.idempotency_key"
+
+
+async def test_a_request_whose_key_was_taken_over_cannot_complete(gateway: Gateway) -> None:
+    tenant = await make_tenant(gateway.db)
+    now = utcnow()
+    mine, theirs = now + timedelta(seconds=1), now + timedelta(seconds=2)
+    async with gateway.db.session() as s:
+        await idem.reserve(
+            s,
+            {
+                "project_id": tenant.project_id,
+                "key": "k",
+                "request_hash": "h" * 64,
+                "state": "in_progress",
+                "response_status": None,
+                "response_body": None,
+                "locked_until": mine,
+                "created_at": now,
+                "expires_at": now + timedelta(hours=1),
+            },
+        )
+        await idem.take_over(s, tenant.project_id, "k", {"locked_until": theirs})
+    async with gateway.db.session() as s:
+        assert not await idem.complete(s, tenant.project_id, "k", mine, 200, {})
+        assert await idem.complete(s, tenant.project_id, "k", theirs, 200, {"ok": 1})
+
+
+async def test_database_down_is_a_503(tmp_path: Path) -> None:
+    gw = Gateway.build(fast_settings("postgresql+asyncpg://postgres@127.0.0.1:1/none", tmp_path))
+    app = create_app(gateway=gw, background=False)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                r = await c.get("/readyz")
+                assert_error(r, 503, "api_error", "unavailable")
+                r = await c.post(
+                    "/v1/sms/send",
+                    json={"to": "+15005550006", "body": "x"},
+                    headers={"Authorization": "Bearer sg_live_whatever"},
+                )
+                assert_error(r, 503, "api_error", "unavailable")
+                assert (await c.get("/healthz")).status_code == 200
+    finally:
+        await gw.aclose()

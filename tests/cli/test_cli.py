@@ -31,7 +31,8 @@ def test_init_keys_and_revoke(tmp_path: Path, db_url: str) -> None:
     creds = tmp_path / "config" / "smsgate" / "credentials"
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600
     assert tomllib.loads(creds.read_text()) == {
-        "url": "http://127.0.0.1:9999", "api_key": admin.group(0)
+        "url": "http://127.0.0.1:9999",
+        "api_key": admin.group(0),
     }
     out = run("keys", "create", *db, "--name", "reporting", "-p", "sms:read")
     made = KEY.search(out)

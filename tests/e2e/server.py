@@ -23,6 +23,12 @@ FAST_ENV = {
 KEY_RE = re.compile(r"(sg_live_[A-Za-z0-9_\-]{20,})")
 
 
+def smsgate_command() -> list[str]:
+    """The installed ``smsgate`` script, as a user runs it (``python -m`` if not installed)."""
+    script = Path(sys.executable).parent / "smsgate"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "smsgate.cli"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -34,7 +40,7 @@ class Proc:
         self.log = log
         self._fh = log.open("ab")
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "smsgate.cli", *args],
+            [*smsgate_command(), *args],
             env={**os.environ, **FAST_ENV, **env},
             stdout=self._fh,
             stderr=subprocess.STDOUT,

@@ -20,6 +20,7 @@ Oracle notes (gsm0338 1.1.0, codec name ``"gsm03.38"``):
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
@@ -86,7 +87,7 @@ basic_chars = st.sampled_from(sorted(ORACLE_BASIC))
 basic_no_cr = st.sampled_from(sorted(ORACLE_BASIC - {"\r"}))
 ext_chars = st.sampled_from(sorted(ORACLE_EXT))
 gsm_chars = st.one_of(basic_chars, ext_chars)
-any_chars = st.characters(exclude_categories=("Cs",), exclude_characters=(ESC,))
+any_chars = st.characters(exclude_categories=["Cs"], exclude_characters=(ESC,))
 mixed_chars = st.one_of(gsm_chars, any_chars)
 
 gsm_text = st.text(gsm_chars, max_size=500)
@@ -131,8 +132,9 @@ clusters = st.one_of(
     ext_chars,
     st.just("\r\n"),
     st.sampled_from(["\U0001f600", "\U0001d49c", "\u4e2d", "\u0436"]),  # single code points
-    st.tuples(st.sampled_from("aeouAEOU\u0436"), st.lists(combining_mark, min_size=1, max_size=3))
-    .map(lambda t: t[0] + "".join(t[1])),
+    st.tuples(
+        st.sampled_from("aeouAEOU\u0436"), st.lists(combining_mark, min_size=1, max_size=3)
+    ).map(lambda t: t[0] + "".join(t[1])),
     st.tuples(regional_indicator, regional_indicator).map("".join),
     st.tuples(emoji_base, skin_tone).map("".join),
     st.sampled_from(ZWJ_SEQUENCES),
@@ -329,7 +331,7 @@ def test_split_invariants_mixed(text: str) -> None:
 def test_split_invariants_gsm_and_greedy_tightness(text: str) -> None:
     parts = check_split_invariants(text)
     if len(parts) > 1:
-        for part, nxt in zip(parts, parts[1:], strict=False):
+        for part, nxt in itertools.pairwise(parts):
             # A part only ends early when the next atom (one char, or CR LF) does not fit.
             atom = nxt[:2] if nxt.startswith("\r\n") else nxt[:1]
             assert len((part + atom).encode(CODEC)) > 153
@@ -354,11 +356,33 @@ def test_split_never_cuts_a_grapheme_cluster(units: list[str]) -> None:
 
 
 @PROPS
-@given(st.lists(gsm_clusters, min_size=140, max_size=500))
+@given(
+    st.lists(
+        st.one_of(
+            st.text(st.one_of(basic_no_cr, ext_chars), min_size=10, max_size=60).map(list),
+            st.just(["\r\n"]),
+        ),
+        min_size=6,
+        max_size=25,
+    ).map(lambda chunks: [unit for chunk in chunks for unit in chunk])
+)
 def test_split_never_cuts_crlf_in_gsm(units: list[str]) -> None:
     text = "".join(units)
     parts = check_split_invariants(text)
     assert parts == reference_pack(units, True)
+
+
+@PROPS
+@given(
+    st.text(st.one_of(basic_no_cr, ext_chars), min_size=70, max_size=160),
+    st.text(st.one_of(basic_no_cr, ext_chars), max_size=40),
+)
+def test_crlf_near_a_part_edge(head: str, tail: str) -> None:
+    # Puts CR LF around septet 140..160, where a part boundary may fall between them.
+    units = [*head, "\r\n", *tail]
+    parts = check_split_invariants("".join(units))
+    assert parts == reference_pack(units, True)
+    assert not any(part.endswith("\r") for part in parts)
 
 
 @PROPS
@@ -391,12 +415,16 @@ def test_surrogate_pairs_held_as_two_code_points_stay_together(units: list[str])
 @PROPS
 @given(
     st.text(st.one_of(simple_ucs2_chars, basic_no_cr), max_size=80),
-    st.integers(min_value=70, max_value=250),  # > 70 units: multi-part
+    st.integers(min_value=70, max_value=250),  # cluster of > 67 units
+    st.text(st.one_of(simple_ucs2_chars, basic_no_cr), max_size=80),
 )
-def test_oversized_cluster_is_cut_at_code_points(prefix: str, marks: int) -> None:
-    text = prefix + "ж" + "\u0301" * marks
+def test_oversized_cluster_is_cut_at_code_points(prefix: str, marks: int, suffix: str) -> None:
+    text = prefix + "ж" + "\u0301" * marks + suffix
     parts = check_split_invariants(text)
     assert len(parts) >= 2
+    # Every code point here is one unit and the only multi-code-point cluster is oversized,
+    # so the parts are a plain greedy packing of the code points.
+    assert parts == reference_pack(list(text), False)
 
 
 # ---------------------------------------------------------------- examples

@@ -45,13 +45,21 @@ async def take_over(
 
 
 async def complete(
-    session: AsyncSession, project_id: str, key: str, status: int, body: Any
-) -> None:
-    await session.execute(
+    session: AsyncSession, project_id: str, key: str, token: datetime, status: int, body: Any
+) -> bool:
+    """Store the answer if the reservation is still ours (its lock time is our token)."""
+    result = await session.execute(
         update(IdempotencyKey)
-        .where(IdempotencyKey.project_id == project_id, IdempotencyKey.key == key)
+        .where(
+            IdempotencyKey.project_id == project_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.state == "in_progress",
+            IdempotencyKey.locked_until == token,
+        )
         .values(state="done", response_status=status, response_body=body, locked_until=None)
+        .returning(IdempotencyKey.key)
     )
+    return result.first() is not None
 
 
 async def release(session: AsyncSession, project_id: str, key: str) -> None:

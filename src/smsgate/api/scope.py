@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request
@@ -86,16 +86,21 @@ async def run_write(
             result = await handler(session)
         return JSONResponse(_dump(result), status_code=status_code)
 
-    replay = await _reserve(
+    reserved = await _reserve(
         db, settings, auth.project_id, key, request_hash(request.method, request.url.path, payload)
     )
-    if replay is not None:
-        return replay
+    if isinstance(reserved, JSONResponse):
+        return reserved
     try:
         async with db.session() as session:
             result = await handler(session)
             body = _dump(result)
-            await repo.complete(session, auth.project_id, key, status_code, body)
+            if not await repo.complete(session, auth.project_id, key, reserved, status_code, body):
+                # Our lock ran out and another request took the key over: it wins.
+                raise Conflict(
+                    "A request with this idempotency key is still being processed.",
+                    code="idempotency_request_in_progress",
+                )
     except BaseException:
         async with db.session() as session:
             await repo.release(session, auth.project_id, key)
@@ -105,24 +110,26 @@ async def run_write(
 
 async def _reserve(
     db: Database, settings: Settings, project_id: str, key: str, request_hash: str
-) -> JSONResponse | None:
+) -> JSONResponse | datetime:
+    """Take the key (returns the lock's time, our token for completing) or answer a replay."""
     now = utcnow()
+    token = now + timedelta(seconds=settings.idempotency_lock_seconds)
     fresh = {
         "request_hash": request_hash,
         "state": "in_progress",
         "response_status": None,
         "response_body": None,
-        "locked_until": now + timedelta(seconds=settings.idempotency_lock_seconds),
+        "locked_until": token,
         "created_at": now,
         "expires_at": now + timedelta(seconds=settings.idempotency_ttl_seconds),
     }
     async with db.session() as session:
         if await repo.reserve(session, {"project_id": project_id, "key": key, **fresh}):
-            return None
+            return token
         row = await repo.get(session, project_id, key)
         if row is None or row.expires_at <= now:
             await repo.take_over(session, project_id, key, fresh)
-            return None
+            return token
         if row.request_hash != request_hash:
             raise Unprocessable(
                 "This idempotency key was used with a different request.",
@@ -141,4 +148,4 @@ async def _reserve(
                 code="idempotency_request_in_progress",
             )
         await repo.take_over(session, project_id, key, fresh)
-        return None
+        return token

@@ -109,7 +109,14 @@ class Dispatcher:
         return len(claimed)
 
     async def _send(self, message: ClaimedMessage) -> Outcome:
-        vendor = self.vendors.pick(message.requested_vendor)
+        try:
+            vendor = self.vendors.pick(message.requested_vendor)
+        except KeyError:
+            now = utcnow()
+            error = PermanentVendorError(
+                "unknown_vendor", f"No vendor named {message.requested_vendor!r} is configured."
+            )
+            return Outcome(message, message.requested_vendor or "?", now, now, error)
         outbound = OutboundMessage(
             sms_id=message.sms_id,
             project_id=message.project_id,

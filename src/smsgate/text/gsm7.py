@@ -328,8 +328,9 @@ def _breaks(text: str, budget: int) -> tuple[list[int], list[int]]:
     """Allowed part boundaries in ``text`` and the UTF-16 length up to each of them.
 
     Boundaries are the grapheme-cluster boundaries (including 0 and ``len(text)``), plus
-    every code-point boundary inside a cluster longer than ``budget`` units — except
-    inside a surrogate pair held as two str code points.
+    every code-point boundary inside a cluster longer than ``budget`` units. A surrogate
+    pair held as two str code points is always a cluster of its own (2 units), so it is
+    never oversized and never cut.
     """
     bounds = [0]
     units = [0]
@@ -371,9 +372,6 @@ def _add_inner_breaks(text: str, start: int, end: int, bounds: list[int], units:
     """Append the code-point boundaries strictly inside ``text[start:end]``."""
     total = units[-1]
     for i in range(start, end - 1):
-        char = text[i]
-        total += 2 if ord(char) > 0xFFFF else 1
-        if "\ud800" <= char <= "\udbff" and "\udc00" <= text[i + 1] <= "\udfff":
-            continue
+        total += 2 if ord(text[i]) > 0xFFFF else 1
         bounds.append(i + 1)
         units.append(total)
