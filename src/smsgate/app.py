@@ -32,6 +32,7 @@ from smsgate.errors import (
 from smsgate.gateway import Gateway
 from smsgate.ids import new_id
 from smsgate.messages.endpoints import router as messages_router
+from smsgate.otp.endpoints import router as otp_router
 from smsgate.sandbox.endpoints import router as sandbox_router
 
 log = logging.getLogger("smsgate.api")
@@ -170,6 +171,7 @@ def create_app(
         strict_content_type=False,
     )
     install_error_handlers(app)
+    app.include_router(otp_router)
     app.include_router(messages_router)
     app.include_router(sandbox_router)
     app.include_router(account_router)

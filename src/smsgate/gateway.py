@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from smsgate.api import idempotency_repository
 from smsgate.config import Settings
 from smsgate.db.engine import Database
 from smsgate.db.types import utcnow
 from smsgate.dispatch.worker import Dispatcher, apply_vendor_events
+from smsgate.keyring import Keyring
 from smsgate.messages.service import SendPolicy
 from smsgate.sandbox.carrier import SimulatedCarrier
 from smsgate.vendors.registry import VendorRegistry
@@ -28,6 +30,9 @@ class Gateway:
     carrier: SimulatedCarrier
     vendors: VendorRegistry
     policy: SendPolicy
+    keys: Keyring
+    clock: Callable[[], datetime] = utcnow
+    """Where services read the time; tests replace it to move time forward."""
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -45,13 +50,19 @@ class Gateway:
             default_price=settings.default_price_per_segment,
             validity=timedelta(seconds=settings.validity_seconds),
         )
-        return cls(settings, db, carrier, vendors, policy)
+        gw = cls(settings, db, carrier, vendors, policy, Keyring.from_settings(settings))
+        carrier.clock = gw.now
+        return gw
+
+    def now(self) -> datetime:
+        """The gateway's time (``clock`` is replaceable, so read it through here)."""
+        return self.clock()
 
     def start_background(self) -> None:
         """Start the dispatcher loops, the simulator's receipt loop and housekeeping."""
         self._stop.clear()
         for _ in range(self.settings.dispatch_workers):
-            dispatcher = Dispatcher(self.db, self.vendors, self.settings)
+            dispatcher = Dispatcher(self.db, self.vendors, self.settings, self.keys, self.now)
             self._tasks.append(asyncio.create_task(dispatcher.run(self._stop)))
         self._tasks.append(asyncio.create_task(self._receipts()))
         self._tasks.append(asyncio.create_task(self._housekeeping()))
@@ -70,7 +81,7 @@ class Gateway:
         while not self._stop.is_set():
             try:
                 async with self.db.session() as session:
-                    await idempotency_repository.purge_expired(session, utcnow())
+                    await idempotency_repository.purge_expired(session, self.now())
             except Exception:
                 log.exception("housekeeping failed")
             await self._sleep(300)

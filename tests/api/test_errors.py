@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from smsgate.accounts.service import revoke_key
 from smsgate.api import idempotency_repository as idem
 from smsgate.api.scope import request_hash
+from smsgate.app import create_app
 from smsgate.db.models import ApiKey, IdempotencyKey, Message, OutboxEntry
 from smsgate.db.types import utcnow
 from smsgate.gateway import Gateway
 from smsgate.messages.schemas import SmsSendRequest
-from smsgate.app import create_app
 from tests.conftest import Tenant, fast_settings, make_tenant
 
 pytestmark = pytest.mark.anyio

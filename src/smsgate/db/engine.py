@@ -9,6 +9,7 @@ sessions (``Database.reader()``) open a deferred ``BEGIN`` and run beside a writ
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -56,6 +57,10 @@ def _setup_sqlite(engine: AsyncEngine) -> None:
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        # aiosqlite logs every statement with its parameters at DEBUG: message bodies and
+        # the simulator's texts (OTP codes) would end up in logs. Keep it at INFO or above.
+        driver_log = logging.getLogger("aiosqlite")
+        driver_log.setLevel(max(driver_log.level, logging.INFO))
         database = parsed.database
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -109,6 +109,8 @@ class OutboxEntry(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
+    secret_body: Mapped[str | None] = mapped_column(Text)
+    """The real text, sealed, when the stored body is redacted (OTP); gone with the row."""
     created_at: Mapped[datetime]
 
 
@@ -172,3 +174,71 @@ class SandboxMessage(Base):
     received_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_sandbox_project_to", "project_id", "to", "id"),)
+
+
+class ProjectSettings(Base):
+    """Per-project settings, one JSON document per area (``otp`` so far)."""
+
+    __tablename__ = "project_settings"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    otp: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+
+
+class OtpRequest(Base):
+    __tablename__ = "otp_requests"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    to: Mapped[str] = mapped_column(String(20))
+    region: Mapped[str | None] = mapped_column(String(4))
+    service_name: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    """HMAC-SHA256 of the code under the server key; the code itself is never stored."""
+    code_length: Mapped[int] = mapped_column(Integer)
+    ttl_seconds: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(24))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    send_count: Mapped[int] = mapped_column(Integer, default=1)
+    sms_id: Mapped[str] = mapped_column(String(40))
+    expires_at: Mapped[datetime]
+    last_sent_at: Mapped[datetime]
+    verified_at: Mapped[datetime | None]
+    canceled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_otp_project_to_state", "project_id", "to", "state"),
+        Index("ix_otp_project_id", "project_id", "id"),
+    )
+
+
+class OtpSend(Base):
+    """One row per OTP text sent: the per-number and per-prefix velocity limits count these."""
+
+    __tablename__ = "otp_sends"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(String(40))
+    request_id: Mapped[str] = mapped_column(String(40))
+    to: Mapped[str] = mapped_column(String(20))
+    prefix: Mapped[str] = mapped_column(String(20))
+    sent_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_otp_sends_to", "project_id", "to", "sent_at"),
+        Index("ix_otp_sends_prefix", "project_id", "prefix", "sent_at"),
+    )
+
+
+class OtpPrefixBlock(Base):
+    __tablename__ = "otp_prefix_blocks"
+
+    project_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(20), primary_key=True)
+    blocked_until: Mapped[datetime]
+    created_at: Mapped[datetime]

@@ -43,6 +43,8 @@ class ClaimedMessage:
     expires_at: datetime
     attempt: int
     """The attempt this claim makes (1 for the first)."""
+    sealed_body: str | None = None
+    """The real text, sealed, when ``body`` is redacted (OTP)."""
 
 
 async def claim(
@@ -64,12 +66,13 @@ async def claim(
             update(OutboxEntry)
             .where(OutboxEntry.sms_id.in_(due.scalar_subquery()))
             .values(lease_owner=worker, lease_expires_at=now + lease)
-            .returning(OutboxEntry.sms_id, OutboxEntry.attempts)
+            .returning(OutboxEntry.sms_id, OutboxEntry.attempts, OutboxEntry.secret_body)
         )
     ).all()
     if not claimed:
         return []
     attempts = {row.sms_id: row.attempts for row in claimed}
+    sealed = {row.sms_id: row.secret_body for row in claimed}
     messages = list(await session.scalars(select(Message).where(Message.id.in_(attempts))))
     before = {m.id: m.state for m in messages}
 
@@ -122,6 +125,7 @@ async def claim(
             requested_vendor=m.requested_vendor,
             expires_at=m.expires_at,
             attempt=attempts[m.id] + 1,
+            sealed_body=sealed[m.id],
         )
         for m in ready
         if m.id in winners

@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,6 +31,7 @@ from smsgate.db.types import utcnow
 from smsgate.dispatch import queue
 from smsgate.dispatch.queue import ClaimedMessage
 from smsgate.ids import new_id, ulid
+from smsgate.keyring import Keyring
 from smsgate.messages import states
 from smsgate.messages.repository import add_events, event_row
 from smsgate.vendors.base import (
@@ -68,8 +70,17 @@ class Outcome:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, vendors: VendorRegistry, settings: Settings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        vendors: VendorRegistry,
+        settings: Settings,
+        keys: Keyring,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.clock = clock
         self.db = db
+        self.keys = keys
         self.vendors = vendors
         self.settings = settings
         self.worker = worker_name()
@@ -92,7 +103,7 @@ class Dispatcher:
                     await asyncio.wait_for(stop.wait(), timeout=wait)
 
     async def run_once(self) -> int:
-        now = utcnow()
+        now = self.clock()
         async with self.db.session() as session:
             claimed = await queue.claim(
                 session,
@@ -112,7 +123,7 @@ class Dispatcher:
         try:
             vendor = self.vendors.pick(message.requested_vendor)
         except KeyError:
-            now = utcnow()
+            now = self.clock()
             error = PermanentVendorError(
                 "unknown_vendor", f"No vendor named {message.requested_vendor!r} is configured."
             )
@@ -122,14 +133,16 @@ class Dispatcher:
             project_id=message.project_id,
             to=message.to,
             from_=message.from_,
-            body=message.body,
+            body=self.keys.unseal(message.sealed_body, message.sms_id)
+            if message.sealed_body
+            else message.body,
             segments=message.segments,
             encoding=message.encoding,
             kind=message.kind,
             attempt=message.attempt,
         )
         async with self._limit:
-            started = utcnow()
+            started = self.clock()
             result: Submitted | VendorError
             try:
                 async with asyncio.timeout(self.settings.vendor_timeout_seconds):
@@ -144,10 +157,10 @@ class Dispatcher:
             except Exception as exc:
                 log.exception("vendor %s raised unexpectedly", vendor.name)
                 result = TransientVendorError("vendor_error", type(exc).__name__)
-        return Outcome(message, vendor.name, started, utcnow(), result)
+        return Outcome(message, vendor.name, started, self.clock(), result)
 
     async def record(self, session: AsyncSession, outcomes: list[Outcome]) -> None:
-        now = utcnow()
+        now = self.clock()
         attempts = []
         events = []
         for o in outcomes:
@@ -239,10 +252,9 @@ class Dispatcher:
 
 
 async def apply_vendor_events(
-    session: AsyncSession, vendor: str, events: list[VendorEvent]
+    session: AsyncSession, vendor: str, events: list[VendorEvent], now: datetime
 ) -> None:
     """Turn receipts into state changes and events, with state precedence (never backwards)."""
-    now = utcnow()
     rows = []
     for ev in events:
         sms_id = ev.sms_id or await queue.find_by_vendor_ref(session, vendor, ev.vendor_message_id)

@@ -37,7 +37,7 @@ Paging = Annotated[PageParams, Depends(page_params)]
 @router.post("/send", response_model=SmsRecord, summary="sms.send")
 async def send(request: Request, body: SmsSendRequest, auth: Sender, gw: GW) -> JSONResponse:
     return await run_write(
-        request, auth, body, lambda s: service.send(s, auth.project_id, body, gw.policy)
+        request, auth, body, lambda s: service.send(s, auth.project_id, body, gw.policy, gw.clock())
     )
 
 
@@ -49,7 +49,7 @@ async def batch_send(
         request,
         auth,
         body,
-        lambda s: service.send_batch(s, auth.project_id, body.messages, gw.policy),
+        lambda s: service.send_batch(s, auth.project_id, body.messages, gw.policy, gw.clock()),
     )
 
 
@@ -93,9 +93,9 @@ async def events(sms_id: str, auth: Reader, gw: GW, page: Paging) -> SmsEventPag
 
 
 @router.post("/cancel/{sms_id}", response_model=SmsCancelResult, summary="sms.cancel")
-async def cancel(request: Request, sms_id: str, auth: Sender) -> JSONResponse:
+async def cancel(request: Request, sms_id: str, auth: Sender, gw: GW) -> JSONResponse:
     return await run_write(
-        request, auth, None, lambda s: service.cancel(s, auth.project_id, sms_id)
+        request, auth, None, lambda s: service.cancel(s, auth.project_id, sms_id, gw.clock())
     )
 
 
@@ -112,7 +112,9 @@ async def resend(
         request,
         auth,
         req,
-        lambda s: service.resend(s, auth.project_id, target_id, req.only_failed, gw.policy),
+        lambda s: service.resend(
+            s, auth.project_id, target_id, req.only_failed, gw.policy, gw.clock()
+        ),
     )
 
 

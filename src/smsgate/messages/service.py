@@ -7,7 +7,7 @@ is the seam a group-commit path will funnel concurrent single sends through.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsgate.db.models import Batch, Message
-from smsgate.db.types import utcnow
 from smsgate.errors import Conflict, NotFound, SmsgateError, Unprocessable
 from smsgate.ids import has_prefix, new_id
 from smsgate.messages import repository, states
@@ -118,8 +117,16 @@ def prepare(
     }
 
 
-async def accept_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[Message]:
-    """Store prepared messages with their first event and outbox entries, in one transaction."""
+async def accept_many(
+    session: AsyncSession,
+    rows: Sequence[dict[str, Any]],
+    sealed_bodies: Mapping[str, str] | None = None,
+) -> list[Message]:
+    """Store prepared messages with their first event and outbox entries, in one transaction.
+
+    ``sealed_bodies`` maps a message id to its real text, sealed, for messages whose
+    stored body is redacted (OTP codes): only the dispatcher ever opens it.
+    """
     if not rows:
         return []
     events = [repository.event_row(r["id"], r["state"], r["created_at"]) for r in rows]
@@ -130,6 +137,7 @@ async def accept_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
             "attempts": 0,
             "lease_owner": None,
             "lease_expires_at": None,
+            "secret_body": (sealed_bodies or {}).get(r["id"]),
             "created_at": r["created_at"],
         }
         for r in rows
@@ -139,9 +147,9 @@ async def accept_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
 
 
 async def send(
-    session: AsyncSession, project_id: str, req: SmsSendRequest, policy: SendPolicy
+    session: AsyncSession, project_id: str, req: SmsSendRequest, policy: SendPolicy, now: datetime
 ) -> SmsRecord:
-    row = prepare(req, project_id=project_id, policy=policy, now=utcnow())
+    row = prepare(req, project_id=project_id, policy=policy, now=now)
     [message] = await accept_many(session, [row])
     return SmsRecord.of(message)
 
@@ -179,9 +187,8 @@ async def _accept_results(
 
 
 async def send_batch(
-    session: AsyncSession, project_id: str, items: Sequence[Any], policy: SendPolicy
+    session: AsyncSession, project_id: str, items: Sequence[Any], policy: SendPolicy, now: datetime
 ) -> SmsBatchResult:
-    now = utcnow()
     batch_id = new_id("bat")
     outcomes: list[dict[str, Any] | SmsgateError] = []
     for index, item in enumerate(items):
@@ -241,8 +248,9 @@ async def list_events(
     return Page([SmsEvent.of(e) for e in page.items], page.next_cursor)
 
 
-async def cancel(session: AsyncSession, project_id: str, sms_id: str) -> SmsCancelResult:
-    now = utcnow()
+async def cancel(
+    session: AsyncSession, project_id: str, sms_id: str, now: datetime
+) -> SmsCancelResult:
     if await repository.cancel(session, project_id, sms_id, now):
         await repository.add_events(session, [repository.event_row(sms_id, states.CANCELED, now)])
         return SmsCancelResult(message_id=sms_id, cancelled=True, state=states.CANCELED)
@@ -262,10 +270,14 @@ def _copy_request(m: Message) -> SmsSendRequest:
 
 
 async def resend(
-    session: AsyncSession, project_id: str, target_id: str, only_failed: bool, policy: SendPolicy
+    session: AsyncSession,
+    project_id: str,
+    target_id: str,
+    only_failed: bool,
+    policy: SendPolicy,
+    now: datetime,
 ) -> SmsResendResult:
     """Send copies of a finished message, or of a batch's members (``only_failed``: failed ones)."""
-    now = utcnow()
     if has_prefix(target_id, "bat"):
         if await repository.get_batch(session, project_id, target_id) is None:
             raise NotFound(f"No batch {target_id}.", param="id")
@@ -278,6 +290,11 @@ async def resend(
         if message is None:
             raise NotFound(f"No message {target_id}.", param="id")
         wanted = states.FAILED_LIKE if only_failed else states.RESENDABLE
+        if message.kind == "otp":
+            raise Conflict(
+                "A passcode message is resent with POST /v1/sms/otp, which makes a new code.",
+                code="invalid_state",
+            )
         if message.state not in wanted:
             raise Conflict(
                 f"Message {target_id} is {message.state}; it can be resent once it has "
@@ -288,6 +305,11 @@ async def resend(
     outcomes: list[dict[str, Any] | SmsgateError] = []
     for m in originals:
         try:
+            if m.kind == "otp":
+                raise Conflict(
+                    "A passcode message is resent with POST /v1/sms/otp, which makes a new code.",
+                    code="invalid_state",
+                )
             outcomes.append(
                 prepare(
                     _copy_request(m),

@@ -38,7 +38,7 @@ UNDELIVERED = "+15005550002"
 FLAKY_PREFIX = "+1500555001"
 TIMEOUT = "+15005550009"
 
-ReceiptSink = Callable[[AsyncSession, str, list[VendorEvent]], Awaitable[None]]
+ReceiptSink = Callable[[AsyncSession, str, list[VendorEvent], datetime], Awaitable[None]]
 
 
 class CarrierError(Exception):
@@ -51,9 +51,15 @@ class CarrierError(Exception):
 
 class SimulatedCarrier:
     def __init__(
-        self, db: Database, *, receipt_delay: float = 1.0, timeout_sleep: float = 30.0
+        self,
+        db: Database,
+        *,
+        receipt_delay: float = 1.0,
+        timeout_sleep: float = 30.0,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
+        self.clock = clock
         self.receipt_delay = receipt_delay
         self.timeout_sleep = timeout_sleep
 
@@ -74,7 +80,7 @@ class SimulatedCarrier:
                     permanent=False,
                 )
         undelivered = to == UNDELIVERED
-        now = utcnow()
+        now = self.clock()
         async with self.db.session() as session:
             return await repository.store_submission(
                 session,
@@ -91,11 +97,12 @@ class SimulatedCarrier:
             )
 
     async def report_receipts(
-        self, vendor_name: str, sink: ReceiptSink, *, limit: int = 500, now: datetime | None = None
+        self, vendor_name: str, sink: ReceiptSink, *, limit: int = 500
     ) -> int:
         """Report the receipts that are due, through ``sink``, in one transaction."""
+        now = self.clock()
         async with self.db.session() as session:
-            due = await repository.claim_due_receipts(session, now or utcnow(), limit)
+            due = await repository.claim_due_receipts(session, now, limit)
             if due:
                 events = [
                     VendorEvent(
@@ -110,5 +117,5 @@ class SimulatedCarrier:
                     )
                     for row in due
                 ]
-                await sink(session, vendor_name, events)
+                await sink(session, vendor_name, events, now)
             return len(due)
