@@ -24,7 +24,7 @@ class Credentials:
     api_key: str = field(repr=False)
 
     def __repr__(self) -> str:
-        return f"Credentials(url={self.url!r}, api_key={self.api_key[:12]!r}…)"
+        return f"Credentials(url={self.url!r}, api_key='{self.api_key[:8]}…')"
 
 
 def read_credentials(path: Path | None = None) -> Credentials | None:
