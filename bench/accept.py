@@ -9,69 +9,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import _server
 import httpx
 from sqlalchemy import func, select
 
 from smsgate.db.engine import Database
 from smsgate.db.models import Message
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(
-    tmp: Path, database_url: str | None, workers: int
-) -> tuple[subprocess.Popen[bytes], str, str]:
-    port = free_port()
-    log = (tmp / "serve.log").open("wb")
-    args = [
-        sys.executable,
-        "-m",
-        "smsgate.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(tmp / "data"),
-        "--log-level",
-        "warning",
-        "--workers",
-        str(workers),
-    ]
-    if database_url:
-        args += ["--database-url", database_url]
-    env = {
-        **os.environ,
-        "XDG_CONFIG_HOME": str(tmp / "config"),
-        "SMSGATE_SIMULATOR_RECEIPT_DELAY": "0.5",
-    }
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    text = (tmp / "serve.log").read_text()
-    match = re.search(r"(sg_live_[A-Za-z0-9_\-]{20,})", text)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"server did not print a key:\n{text}")
-    return proc, url, match.group(1)
 
 
 async def count_delivered(db: Database) -> int:
@@ -83,15 +31,8 @@ async def run(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="smsgate-bench-"))
     db_url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'data' / 'smsgate.db'}"
     if args.database_url:
-        # Start from an empty schema so the figures are comparable between runs.
-        from smsgate.db.models import Base
-
-        engine_db = Database(args.database_url)
-        async with engine_db.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.drop_all)
-            await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        await engine_db.dispose()
-    proc, url, key = start_server(tmp, args.database_url, args.workers)
+        await _server.reset_postgres(args.database_url)
+    proc, url, key = _server.start(tmp, args.database_url, args.workers)
     db = Database(db_url, pool_size=2)
     latencies: list[float] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -127,8 +68,7 @@ async def run(args: argparse.Namespace) -> None:
         delivered_at = time.perf_counter()
         delivered = await count_delivered(db)
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        _server.stop(proc)
         await db.dispose()
     latencies.sort()
     q = statistics.quantiles(latencies, n=100)

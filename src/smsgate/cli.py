@@ -17,6 +17,8 @@ from smsgate.config import Settings
 app = typer.Typer(help="smsgate: a self-hosted SMS gateway.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+otp_app = typer.Typer(help="Send and check one-time passcodes.", no_args_is_help=True)
+app.add_typer(otp_app, name="otp")
 console = Console()
 err = Console(stderr=True)
 
@@ -303,6 +305,45 @@ def list_(
     for r in page.items:
         table.add_row(r.sms_id, r.to, r.state, str(r.segments), str(r.price_usd), str(r.created_at))
     console.print(table)
+
+
+@otp_app.command("send")
+def otp_send(
+    to: Annotated[str, typer.Argument(help="Recipient in E.164.")],
+    service_name: Annotated[str | None, typer.Option(help="Shown in the text.")] = None,
+    ttl: Annotated[int | None, typer.Option(help="Seconds the code is valid.")] = None,
+    length: Annotated[int | None, typer.Option(help="Digits in the code (4-10).")] = None,
+) -> None:
+    """Send a passcode (the code is never shown: read it on the phone, or the sandbox)."""
+    from smsgate.client import SmsgateError
+
+    try:
+        with _client() as client:
+            _print_record(
+                client.sms.otp(to, service_name=service_name, ttl_seconds=ttl, code_length=length)
+            )
+    except SmsgateError as exc:
+        _sdk_error(exc)
+
+
+@otp_app.command("verify")
+def otp_verify(
+    to: Annotated[str, typer.Argument(help="The number the code went to.")],
+    code: Annotated[str, typer.Argument(help="The code the user typed.")],
+    request_id: Annotated[str | None, typer.Option(help="A specific OTP request.")] = None,
+) -> None:
+    """Check a passcode. Exit status 0 when valid, 3 when not."""
+    from smsgate.client import SmsgateError
+
+    try:
+        with _client() as client:
+            result = client.sms.verify(to, code, request_id=request_id)
+    except SmsgateError as exc:
+        _sdk_error(exc)
+        return
+    _print_record(result)
+    if not result.valid:
+        raise typer.Exit(3)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -35,6 +35,7 @@ class Gateway:
     """Where services read the time; tests replace it to move time forward."""
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _dispatchers: list[Dispatcher] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Gateway:
@@ -63,9 +64,18 @@ class Gateway:
         self._stop.clear()
         for _ in range(self.settings.dispatch_workers):
             dispatcher = Dispatcher(self.db, self.vendors, self.settings, self.keys, self.now)
+            self._dispatchers.append(dispatcher)
             self._tasks.append(asyncio.create_task(dispatcher.run(self._stop)))
         self._tasks.append(asyncio.create_task(self._receipts()))
         self._tasks.append(asyncio.create_task(self._housekeeping()))
+
+    def wake_dispatchers(self) -> None:
+        """Called after a commit that queued messages, so this process sends them at once.
+
+        Other processes find them at their next poll (``SMSGATE_DISPATCH_IDLE_INTERVAL``).
+        """
+        for dispatcher in self._dispatchers:
+            dispatcher.wake()
 
     async def _receipts(self) -> None:
         while not self._stop.is_set():
@@ -92,9 +102,11 @@ class Gateway:
 
     async def stop_background(self) -> None:
         self._stop.set()
+        self.wake_dispatchers()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        self._dispatchers.clear()
 
     async def aclose(self) -> None:
         await self.stop_background()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import stat
+import time
 import tomllib
 from pathlib import Path
 
@@ -67,5 +68,27 @@ def test_send_status_list_through_a_real_server(tmp_path: Path, db_url: str) -> 
         assert sms_id.group(0)[:10] in run("list")
         bad = runner.invoke(app, ["send", "+1234", "x"])
         assert bad.exit_code == 1 and "invalid" in bad.output.lower()
+
+        out = run("otp", "send", "+15005550006", "--service-name", "Acme")
+        otp = re.search(r'"sms_id": "(sms_[0-9A-Z]{26})"', out)
+        assert otp and "pending" in out
+        wrong = runner.invoke(app, ["otp", "verify", "+15005550006", "0000000"])
+        assert wrong.exit_code == 3 and '"valid": false' in wrong.output
+        from smsgate import Client
+
+        with Client() as client:
+            deadline = time.monotonic() + 10
+            while client.sms.status(otp.group(1)).state != "delivered":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            [text] = [
+                m.body
+                for m in client.sandbox.messages(to="+15005550006").items
+                if m.sms_id == otp.group(1)
+            ]
+        code = re.search(r"\b(\d{6})\b", text)
+        assert code and code.group(1) not in out
+        ok = run("otp", "verify", "+15005550006", code.group(1))
+        assert '"valid": true' in ok
     finally:
         proc.stop()

@@ -77,13 +77,18 @@ async def run_write(
     handler: Handler,
     *,
     status_code: int = 200,
+    queues_messages: bool = False,
 ) -> JSONResponse:
+    """``queues_messages``: the handler queues messages; wake this process's dispatcher
+    once they are committed instead of leaving them to its next poll."""
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
     key = idempotency_key_of(request, payload)
     if key is None:
         async with db.session() as session:
             result = await handler(session)
+        if queues_messages:
+            request.app.state.gateway.wake_dispatchers()
         return JSONResponse(_dump(result), status_code=status_code)
 
     reserved = await _reserve(
@@ -105,6 +110,8 @@ async def run_write(
         async with db.session() as session:
             await repo.release(session, auth.project_id, key)
         raise
+    if queues_messages:
+        request.app.state.gateway.wake_dispatchers()
     return JSONResponse(body, status_code=status_code)
 
 

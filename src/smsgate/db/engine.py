@@ -9,6 +9,7 @@ sessions (``Database.reader()``) open a deferred ``BEGIN`` and run beside a writ
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -85,11 +86,19 @@ class Database:
         self._reader = async_sessionmaker(
             self.engine.execution_options(**{READONLY: True}), expire_on_commit=False
         )
+        # SQLite has one writer at a time, and a connection that finds the lock taken
+        # polls for it with sleeps of up to 100 ms. Queueing this process's writers on an
+        # asyncio lock hands the database over the moment the previous commit ends.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A write transaction: committed when the block ends, rolled back on error."""
-        async with self._writer() as session, session.begin():
+        if self._write_lock is None:
+            async with self._writer() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self._writer() as session, session.begin():
             yield session
 
     @asynccontextmanager

@@ -85,22 +85,29 @@ class Dispatcher:
         self.settings = settings
         self.worker = worker_name()
         self._limit = asyncio.Semaphore(settings.dispatch_concurrency)
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New work was committed in this process: look now rather than at the next poll."""
+        self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self._wake.clear()
             try:
                 handled = await self.run_once()
             except Exception:
                 log.exception("dispatch loop failed; retrying")
                 handled = 0
+            if handled >= self.settings.dispatch_batch_size:
+                continue  # a full batch: there is probably more
             wait = (
                 self.settings.dispatch_poll_interval
                 if handled
-                else (self.settings.dispatch_idle_interval)
+                else self.settings.dispatch_idle_interval
             )
-            if handled < self.settings.dispatch_batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=wait)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def run_once(self) -> int:
         now = self.clock()

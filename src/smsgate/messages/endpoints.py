@@ -37,7 +37,11 @@ Paging = Annotated[PageParams, Depends(page_params)]
 @router.post("/send", response_model=SmsRecord, summary="sms.send")
 async def send(request: Request, body: SmsSendRequest, auth: Sender, gw: GW) -> JSONResponse:
     return await run_write(
-        request, auth, body, lambda s: service.send(s, auth.project_id, body, gw.policy, gw.clock())
+        request,
+        auth,
+        body,
+        lambda s: service.send(s, auth.project_id, body, gw.policy, gw.clock()),
+        queues_messages=True,
     )
 
 
@@ -50,6 +54,7 @@ async def batch_send(
         auth,
         body,
         lambda s: service.send_batch(s, auth.project_id, body.messages, gw.policy, gw.clock()),
+        queues_messages=True,
     )
 
 
@@ -115,6 +120,7 @@ async def resend(
         lambda s: service.resend(
             s, auth.project_id, target_id, req.only_failed, gw.policy, gw.clock()
         ),
+        queues_messages=True,
     )
 
 

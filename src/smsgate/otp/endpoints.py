@@ -38,6 +38,7 @@ async def send_otp(request: Request, body: OtpSendRequest, auth: Otp, gw: GW) ->
         lambda s: service.send(
             s, auth.project_id, body, policy=gw.policy, keys=gw.keys, now=gw.clock()
         ),
+        queues_messages=True,
     )
 
 
