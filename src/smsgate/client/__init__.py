@@ -1,17 +1,27 @@
 """The smsgate Python SDK. Imports httpx and pydantic only, never the server.
 
-from smsgate import Client
-client = Client()                      # URL and key: args, env, or credentials file
-sms = client.sms.send(to="+15005550006", body="Hello")
-client.sms.status(sms.sms_id).state
+    from smsgate.client import Client
+    client = Client()                  # URL and key: args, env, or credentials file
+    sms = client.sms.send(to="+15005550006", body="Hello")
+    client.sms.status(sms.sms_id).state
+    for sms in client.sms.list_all(state="failed"): ...
+
+``AsyncClient`` has the same namespaces; its methods are awaited and its ``*_all``
+iterators are async iterators. Errors: see ``smsgate.client.errors``.
 """
 
 from smsgate.client._client import AsyncClient, Client
-from smsgate.client.credentials import Credentials, credentials_path, read_credentials
+from smsgate.client.credentials import (
+    Credentials,
+    credentials_path,
+    read_credentials,
+    write_credentials,
+)
 from smsgate.client.errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
+    APITimeoutError,
     AuthenticationError,
     ConflictError,
     InsufficientCreditError,
@@ -23,7 +33,11 @@ from smsgate.client.errors import (
     SmsgateError,
 )
 from smsgate.client.models import (
+    FINAL_STATES,
+    SMS_STATES,
     Account,
+    BatchItem,
+    BatchItemError,
     BatchResult,
     CancelResult,
     OtpRequest,
@@ -36,12 +50,17 @@ from smsgate.client.models import (
 )
 
 __all__ = [
+    "FINAL_STATES",
+    "SMS_STATES",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
+    "APITimeoutError",
     "Account",
     "AsyncClient",
     "AuthenticationError",
+    "BatchItem",
+    "BatchItemError",
     "BatchResult",
     "CancelResult",
     "Client",
@@ -63,4 +82,5 @@ __all__ = [
     "VerifyResult",
     "credentials_path",
     "read_credentials",
+    "write_credentials",
 ]

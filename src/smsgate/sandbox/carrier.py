@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsgate.db.engine import Database
+from smsgate.db.group_commit import GroupCommit
 from smsgate.db.types import utcnow
 from smsgate.sandbox import repository
 from smsgate.vendors.base import OutboundMessage, VendorEvent
@@ -60,6 +61,9 @@ class SimulatedCarrier:
     ) -> None:
         self.db = db
         self.clock = clock
+        # Concurrent submissions share one transaction, as a real SMSC takes a window of
+        # submits at once; this keeps the simulator from costing a commit per message.
+        self._store = GroupCommit(db, repository.store_submissions)
         self.receipt_delay = receipt_delay
         self.timeout_sleep = timeout_sleep
 
@@ -81,9 +85,8 @@ class SimulatedCarrier:
                 )
         undelivered = to == UNDELIVERED
         now = self.clock()
-        async with self.db.session() as session:
-            return await repository.store_submission(
-                session,
+        return await self._store.submit(
+            dict(
                 project_id=message.project_id,
                 sms_id=message.sms_id,
                 vendor_message_id="SM" + secrets.token_hex(16),
@@ -95,6 +98,7 @@ class SimulatedCarrier:
                 receipt_due_at=now + timedelta(seconds=self.receipt_delay),
                 received_at=now,
             )
+        )
 
     async def report_receipts(
         self, vendor_name: str, sink: ReceiptSink, *, limit: int = 500

@@ -15,19 +15,27 @@ from smsgate.db.engine import is_postgres
 from smsgate.db.models import SandboxMessage
 
 
-async def store_submission(session: AsyncSession, **values: Any) -> str:
-    """Insert, or on a resubmission of the same ``sms_id`` count it; return the carrier id."""
+async def store_submissions(
+    session: AsyncSession, submissions: Sequence[dict[str, Any]]
+) -> list[str]:
+    """Insert many in one statement; a resubmitted ``sms_id`` is counted, not stored again.
+
+    Returns the carrier id of each submission, in order.
+    """
     insert = pg_insert if is_postgres(session) else sqlite_insert
-    stmt = (
-        insert(SandboxMessage)
-        .values(submit_count=1, **values)
-        .on_conflict_do_update(
-            index_elements=["sms_id"],
-            set_={"submit_count": SandboxMessage.submit_count + 1},
-        )
-        .returning(SandboxMessage.vendor_message_id)
-    )
-    return str((await session.execute(stmt)).scalar_one())
+    # One statement may not touch a row twice: fold repeats of an sms_id in this batch.
+    unique = {s["sms_id"]: s for s in submissions}
+    extra = {sms_id: -1 for sms_id in unique}
+    for s in submissions:
+        extra[s["sms_id"]] += 1
+    rows = [{**s, "submit_count": 1 + extra[sms_id]} for sms_id, s in unique.items()]
+    upsert = insert(SandboxMessage).values(rows)
+    stmt = upsert.on_conflict_do_update(
+        index_elements=["sms_id"],
+        set_={"submit_count": SandboxMessage.submit_count + upsert.excluded.submit_count},
+    ).returning(SandboxMessage.sms_id, SandboxMessage.vendor_message_id)
+    ids = {row.sms_id: row.vendor_message_id for row in (await session.execute(stmt)).all()}
+    return [ids[s["sms_id"]] for s in submissions]
 
 
 async def claim_due_receipts(
