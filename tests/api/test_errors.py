@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -340,3 +341,18 @@ async def test_database_down_is_a_503(tmp_path: Path) -> None:
                 assert (await c.get("/healthz")).status_code == 200
     finally:
         await gw.aclose()
+
+
+async def test_huge_chunked_body_is_refused(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"to": "+15005550006", "body": "'
+        for _ in range(40):
+            yield b"x" * 65_536
+        yield b'"}'
+
+    r = await client.post(
+        "/v1/sms/send",
+        content=chunks(),
+        headers=tenant.headers | {"Content-Type": "application/json"},
+    )
+    assert_error(r, 413, "invalid_request", "request_too_large")

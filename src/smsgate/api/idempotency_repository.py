@@ -6,17 +6,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsgate.db.engine import is_postgres
+from smsgate.db.engine import upsert_insert
 from smsgate.db.models import IdempotencyKey
 
 
 async def reserve(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Insert an in-progress row unless the key exists. True if this call made it."""
-    insert = pg_insert if is_postgres(session) else sqlite_insert
+    insert = upsert_insert(session)
     stmt = (
         insert(IdempotencyKey)
         .values(**values)

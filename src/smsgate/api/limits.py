@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smsgate.errors import RequestTooLarge
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` while the app reads the body. An ``HTTPException`` so that
+    FastAPI's body parsing lets it through and the app's handler renders the envelope."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
 
 
 class BodyLimitMiddleware:

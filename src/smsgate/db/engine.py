@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -31,6 +33,11 @@ READONLY = "smsgate_readonly"
 def is_postgres(session: AsyncSession) -> bool:
     """Repositories use this to pick PostgreSQL-only SQL (``SKIP LOCKED``, upserts)."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+def upsert_insert(session: AsyncSession) -> Callable[..., Any]:
+    """The dialect's ``insert`` that has ``on_conflict_do_nothing/do_update``."""
+    return pg_insert if is_postgres(session) else sqlite_insert
 
 
 def _setup_sqlite(engine: AsyncEngine) -> None:

@@ -8,11 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, case, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsgate.db.engine import is_postgres
+from smsgate.db.engine import is_postgres, upsert_insert
 from smsgate.db.models import OtpPrefixBlock, OtpRequest, OtpSend, ProjectSettings
 
 
@@ -32,7 +30,7 @@ async def get_settings(session: AsyncSession, project_id: str) -> dict[str, Any]
 async def put_settings(
     session: AsyncSession, project_id: str, otp: dict[str, Any], now: datetime
 ) -> None:
-    insert_ = pg_insert if is_postgres(session) else sqlite_insert
+    insert_ = upsert_insert(session)
     stmt = insert_(ProjectSettings).values(project_id=project_id, otp=otp, updated_at=now)
     await session.execute(
         stmt.on_conflict_do_update(
@@ -73,7 +71,7 @@ async def active_block(
 async def block_prefix(
     session: AsyncSession, project_id: str, prefix: str, until: datetime, now: datetime
 ) -> None:
-    insert_ = pg_insert if is_postgres(session) else sqlite_insert
+    insert_ = upsert_insert(session)
     stmt = insert_(OtpPrefixBlock).values(
         project_id=project_id, prefix=prefix, blocked_until=until, created_at=now
     )

@@ -7,11 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsgate.db.engine import is_postgres
+from smsgate.db.engine import is_postgres, upsert_insert
 from smsgate.db.models import SandboxMessage
 
 
@@ -22,7 +20,7 @@ async def store_submissions(
 
     Returns the carrier id of each submission, in order.
     """
-    insert = pg_insert if is_postgres(session) else sqlite_insert
+    insert = upsert_insert(session)
     # One statement may not touch a row twice: fold repeats of an sms_id in this batch.
     unique = {s["sms_id"]: s for s in submissions}
     extra = {sms_id: -1 for sms_id in unique}
