@@ -34,6 +34,7 @@ from smsgate.ids import new_id
 from smsgate.messages.endpoints import router as messages_router
 from smsgate.otp.endpoints import router as otp_router
 from smsgate.sandbox.endpoints import router as sandbox_router
+from smsgate.vendors.endpoints import router as hooks_router
 
 log = logging.getLogger("smsgate.api")
 
@@ -175,6 +176,7 @@ def create_app(
     app.include_router(messages_router)
     app.include_router(sandbox_router)
     app.include_router(account_router)
+    app.include_router(hooks_router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

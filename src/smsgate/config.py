@@ -61,6 +61,9 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = None
 
+    config_file: Path | None = None
+    """``smsgate.toml`` with vendors (default: ``<data dir>/smsgate.toml`` if present)."""
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

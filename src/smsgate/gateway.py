@@ -17,6 +17,7 @@ from smsgate.dispatch.worker import Dispatcher, apply_vendor_events
 from smsgate.keyring import Keyring
 from smsgate.messages.service import SendPolicy
 from smsgate.sandbox.carrier import SimulatedCarrier
+from smsgate.vendors import config as vendor_config
 from smsgate.vendors.registry import VendorRegistry
 from smsgate.vendors.simulator import SimulatorVendor
 
@@ -45,7 +46,8 @@ class Gateway:
             receipt_delay=settings.simulator_receipt_delay,
             timeout_sleep=settings.simulator_timeout_sleep,
         )
-        vendors = VendorRegistry([SimulatorVendor(carrier)], default="simulator")
+        configured, default_vendor = vendor_config.load(settings)
+        vendors = VendorRegistry([SimulatorVendor(carrier), *configured], default=default_vendor)
         policy = SendPolicy(
             vendors=frozenset(vendors),
             default_price=settings.default_price_per_segment,

@@ -48,11 +48,17 @@ class VendorEvent:
 
 @dataclass(frozen=True)
 class CallbackRequest:
+    """An upstream's HTTP callback as it reached us. ``url`` is the public URL it was sent
+    to (what signatures cover); header names are lower-case."""
+
     method: str
-    path: str
+    url: str
     headers: dict[str, str]
-    query: dict[str, str]
     body: bytes = field(repr=False)
+
+
+class InvalidCallback(Exception):
+    """A callback that fails its signature check (or cannot be read)."""
 
 
 class VendorError(Exception):
@@ -72,9 +78,14 @@ class PermanentVendorError(VendorError):
 
 
 class Vendor:
-    """Talks to one upstream. No database, no queue: the dispatcher owns those."""
+    """Talks to one upstream. No database, no queue: the dispatcher owns those.
 
-    name: ClassVar[str]
+    ``kind`` is the adapter (``twilio``); ``name`` is this configured instance
+    (``twilio-us``), the name messages are pinned to and callbacks are addressed to.
+    """
+
+    kind: ClassVar[str]
+    name: str
 
     async def send(self, message: OutboundMessage) -> Submitted:
         """Hand one message to the upstream and return its id there.
@@ -84,8 +95,11 @@ class Vendor:
         raise NotImplementedError
 
     def parse_callback(self, request: CallbackRequest) -> list[VendorEvent]:
-        """Verify the upstream's signature and turn a receipt or inbound message into events."""
-        return []
+        """Verify the upstream's signature and turn a receipt or inbound message into events.
+
+        Raise ``InvalidCallback`` when the signature does not hold.
+        """
+        raise InvalidCallback(f"{self.name} takes no callbacks")
 
     async def aclose(self) -> None:
         return None

@@ -18,6 +18,7 @@ from smsgate.vendors.base import (
 
 
 class SimulatorVendor(Vendor):
+    kind = "simulator"
     name = "simulator"
 
     def __init__(self, carrier: SimulatedCarrier) -> None:

@@ -1,0 +1,79 @@
+"""What every HTTP vendor shares: an injected ``httpx.AsyncClient`` and one boundary
+where transport failures and HTTP statuses become transient or permanent errors.
+
+    httpx.TimeoutException        → TransientVendorError(vendor_timeout)
+    httpx.TransportError          → TransientVendorError(vendor_unreachable)
+    429                           → TransientVendorError(vendor_throttled, retry_after)
+    5xx                           → TransientVendorError(vendor_unavailable)
+    other 4xx                     → the vendor's own table (permanent unless it says so)
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from smsgate.vendors.base import PermanentVendorError, TransientVendorError, Vendor, VendorError
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+class HttpVendor(Vendor):
+    def __init__(self, name: str, http: httpx.AsyncClient | None, timeout: float) -> None:
+        self.name = name
+        self._owns_http = http is None
+        self.http = http or httpx.AsyncClient(timeout=timeout)
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self.http.aclose()
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self.http.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise TransientVendorError("vendor_timeout", f"{self.name} timed out") from exc
+        except httpx.TransportError as exc:
+            raise TransientVendorError(
+                "vendor_unreachable", f"{self.name} could not be reached: {type(exc).__name__}"
+            ) from exc
+
+    def check(
+        self,
+        response: httpx.Response,
+        client_error: Callable[[httpx.Response], VendorError],
+    ) -> None:
+        """Raise for a non-2xx answer; ``client_error`` classifies the vendor's 4xx."""
+        status = response.status_code
+        if status < 300:
+            return
+        if status == 429:
+            raise TransientVendorError(
+                "vendor_throttled",
+                f"{self.name} asked us to slow down",
+                retry_after=retry_after_seconds(response),
+            )
+        if status >= 500:
+            raise TransientVendorError(
+                "vendor_unavailable",
+                f"{self.name} answered {status}",
+                retry_after=retry_after_seconds(response),
+            )
+        raise client_error(response)
+
+
+def permanent(code: str, message: str) -> PermanentVendorError:
+    return PermanentVendorError(code, message)

@@ -1,0 +1,162 @@
+"""A local fake of Twilio's Messages API, served over real HTTP on loopback.
+
+It implements the documented parts smsgate uses: ``POST /2010-04-01/Accounts/{sid}/
+Messages.json`` (form body, Basic auth, 201 with a ``sid``; Twilio's JSON error body
+``{code, message, more_info, status}`` on errors) and the signed status callback it
+POSTs to ``StatusCallback``. Tests queue faults (``fail_next``, ``hang_next``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from smsgate.vendors.twilio import signature
+from tests.e2e.server import free_port
+
+
+@dataclass
+class Received:
+    account_sid: str
+    form: dict[str, str]
+    headers: dict[str, str]
+    sid: str | None = None
+
+
+@dataclass
+class FakeTwilio:
+    account_sid: str = "AC" + "0" * 32
+    auth_token: str = "fake-twilio-auth-token-0123456789"
+    received: list[Received] = field(default_factory=list)
+    faults: list[tuple[int, dict[str, Any], dict[str, str]] | float] = field(default_factory=list)
+    port: int = 0
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def fail_next(
+        self, status: int, code: int, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        body = {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        }
+        self.faults.append((status, body, headers or {}))
+
+    def hang_next(self, seconds: float) -> None:
+        self.faults.append(seconds)
+
+    async def _messages(self, request: Request) -> Response:
+        sid = request.path_params["sid"]
+        form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        self.received.append(Received(sid, form, dict(request.headers)))
+        if self.faults:
+            fault = self.faults.pop(0)
+            if isinstance(fault, float):
+                await asyncio.sleep(fault)
+            else:
+                status, body, headers = fault
+                return JSONResponse(body, status_code=status, headers=headers)
+        expected = (
+            "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        )
+        if sid != self.account_sid or request.headers.get("authorization") != expected:
+            return JSONResponse(
+                {"code": 20003, "message": "Authenticate", "status": 401}, status_code=401
+            )
+        to = form.get("To", "")
+        if not to.startswith("+") or not to[1:].isdigit():
+            return JSONResponse(
+                {
+                    "code": 21211,
+                    "message": f"The 'To' number {to} is not a valid phone number.",
+                    "status": 400,
+                },
+                status_code=400,
+            )
+        if "Body" not in form or not ("From" in form or "MessagingServiceSid" in form):
+            return JSONResponse(
+                {"code": 21604, "message": "A 'From' phone number is required.", "status": 400},
+                status_code=400,
+            )
+        message_sid = "SM" + secrets.token_hex(16)
+        self.received[-1].sid = message_sid
+        return JSONResponse(
+            {
+                "sid": message_sid,
+                "account_sid": sid,
+                "to": to,
+                "from": form.get("From"),
+                "body": form["Body"],
+                "status": "queued",
+                "num_segments": "1",
+                "error_code": None,
+                "error_message": None,
+            },
+            status_code=201,
+        )
+
+    def status_callback(
+        self, sid: str, status: str, error_code: str | None = None, *, forge: bool = False
+    ) -> httpx.Response:
+        """POST the signed status callback Twilio would send for message ``sid``."""
+        [sent] = [r for r in self.received if r.sid == sid]
+        url = sent.form["StatusCallback"]
+        form = {
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "MessageStatus": status,
+            "SmsStatus": status,
+            "AccountSid": self.account_sid,
+            "To": sent.form["To"],
+            "From": sent.form.get("From", ""),
+            "ApiVersion": "2010-04-01",
+        }
+        if error_code:
+            form["ErrorCode"] = error_code
+        token = "not-the-token" if forge else self.auth_token
+        sig = signature(token, url, list(form.items()))
+        return httpx.post(url, data=form, headers={"X-Twilio-Signature": sig}, timeout=10)
+
+    def start(self) -> FakeTwilio:
+        self.port = free_port()
+        app = Starlette(
+            routes=[
+                Route("/2010-04-01/Accounts/{sid}/Messages.json", self._messages, methods=["POST"])
+            ]
+        )
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            assert time.monotonic() < deadline, "fake Twilio did not start"
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)

@@ -1,0 +1,212 @@
+"""Every HTTP vendor passes one table, against a local fake of its documented API.
+
+(2xx, 4xx, 429 with Retry-After, 5xx, timeout, connection refused, signatures,
+secrets kept out of repr and logs.) Each vendor adds one ``Case``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from smsgate.vendors.base import (
+    CallbackRequest,
+    InvalidCallback,
+    OutboundMessage,
+    PermanentVendorError,
+    TransientVendorError,
+    Vendor,
+)
+from smsgate.vendors.twilio import TwilioVendor, signature
+from tests.e2e.server import free_port
+from tests.vendors.fake_twilio import FakeTwilio
+
+pytestmark = pytest.mark.anyio
+
+MESSAGE = OutboundMessage(
+    sms_id="sms_01TEST",
+    project_id="prj_1",
+    to="+15005550006",
+    from_=None,
+    body="hello",
+    segments=1,
+    encoding="GSM-7",
+    kind="transactional",
+    attempt=1,
+)
+
+
+@dataclass
+class Case:
+    name: str
+    fake: Any
+    make: Callable[[str], Vendor]
+    """Build the vendor against a base URL."""
+    secret: str
+    last_request: Callable[[], dict[str, str]]
+    invalid_number: Callable[[], None]
+    fail: Callable[[int, dict[str, str]], None]
+    hang: Callable[[float], None]
+    signed_callback: Callable[[str, str, bool], CallbackRequest]
+
+
+def twilio_case() -> Iterator[Case]:
+    fake = FakeTwilio().start()
+
+    def make(base_url: str) -> Vendor:
+        return TwilioVendor(
+            "twilio-test",
+            account_sid=fake.account_sid,
+            auth_token=SecretStr(fake.auth_token),
+            from_="+15005550000",
+            callback_url="https://gw.example/hooks/twilio-test/status",
+            base_url=base_url,
+            timeout=0.5,
+        )
+
+    def callback(sid: str, status: str, forged: bool) -> CallbackRequest:
+        url = "https://gw.example/hooks/twilio-test/status"
+        form = {"MessageSid": sid, "MessageStatus": status, "AccountSid": fake.account_sid}
+        token = "wrong" if forged else fake.auth_token
+        body = httpx.QueryParams(form).__str__().encode()
+        return CallbackRequest(
+            "POST", url, {"x-twilio-signature": signature(token, url, list(form.items()))}, body
+        )
+
+    yield Case(
+        name="twilio",
+        fake=fake,
+        make=make,
+        secret=fake.auth_token,
+        last_request=lambda: fake.received[-1].form,
+        invalid_number=lambda: fake.fail_next(400, 21211, "The 'To' number is not valid."),
+        fail=lambda status, headers: fake.fail_next(
+            status, 20429 if status == 429 else 20500, "failure", headers
+        ),
+        hang=fake.hang_next,
+        signed_callback=callback,
+    )
+    fake.stop()
+
+
+@pytest.fixture(params=[twilio_case], ids=["twilio"])
+def case(request: pytest.FixtureRequest) -> Iterator[Case]:
+    yield from request.param()
+
+
+async def test_2xx_submits_the_documented_request(case: Case) -> None:
+    vendor = case.make(case.fake.base_url)
+    try:
+        submitted = await vendor.send(MESSAGE)
+        assert submitted.vendor_message_id
+        if case.name == "twilio":
+            assert case.last_request() == {
+                "To": "+15005550006",
+                "Body": "hello",
+                "From": "+15005550000",
+                "StatusCallback": "https://gw.example/hooks/twilio-test/status",
+            }
+    finally:
+        await vendor.aclose()
+
+
+async def test_4xx_is_permanent(case: Case) -> None:
+    vendor = case.make(case.fake.base_url)
+    case.invalid_number()
+    try:
+        with pytest.raises(PermanentVendorError):
+            await vendor.send(MESSAGE)
+    finally:
+        await vendor.aclose()
+
+
+async def test_429_is_transient_with_retry_after(case: Case) -> None:
+    vendor = case.make(case.fake.base_url)
+    case.fail(429, {"Retry-After": "7"})
+    try:
+        with pytest.raises(TransientVendorError) as info:
+            await vendor.send(MESSAGE)
+        assert info.value.retry_after == 7.0
+    finally:
+        await vendor.aclose()
+
+
+async def test_5xx_is_transient(case: Case) -> None:
+    vendor = case.make(case.fake.base_url)
+    case.fail(503, {})
+    try:
+        with pytest.raises(TransientVendorError) as info:
+            await vendor.send(MESSAGE)
+        assert info.value.code == "vendor_unavailable"
+    finally:
+        await vendor.aclose()
+
+
+async def test_timeout_is_transient(case: Case) -> None:
+    vendor = case.make(case.fake.base_url)
+    case.hang(2.0)
+    try:
+        with pytest.raises(TransientVendorError) as info:
+            await vendor.send(MESSAGE)
+        assert info.value.code == "vendor_timeout"
+    finally:
+        await vendor.aclose()
+
+
+async def test_connection_refused_is_transient(case: Case) -> None:
+    vendor = case.make(f"http://127.0.0.1:{free_port()}")
+    try:
+        with pytest.raises(TransientVendorError) as info:
+            await vendor.send(MESSAGE)
+        assert info.value.code == "vendor_unreachable"
+    finally:
+        await vendor.aclose()
+
+
+async def test_callbacks_are_verified(case: Case) -> None:
+    vendor = case.make(case.fake.base_url)
+    try:
+        [event] = vendor.parse_callback(case.signed_callback("SM123", "delivered", False))
+        assert (event.vendor_message_id, event.state) == ("SM123", "delivered")
+        with pytest.raises(InvalidCallback):
+            vendor.parse_callback(case.signed_callback("SM123", "delivered", True))
+    finally:
+        await vendor.aclose()
+
+
+async def test_secrets_stay_out_of_repr_and_logs(
+    case: Case, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    vendor = case.make(case.fake.base_url)
+    try:
+        await vendor.send(MESSAGE)
+        case.fail(503, {})
+        with pytest.raises(TransientVendorError) as info:
+            await vendor.send(MESSAGE)
+        assert case.secret not in repr(vendor) and case.secret not in str(vars(vendor))
+        assert case.secret not in str(info.value)
+        assert case.secret not in caplog.text
+    finally:
+        await vendor.aclose()
+
+
+def test_twilio_signature_matches_the_documented_example() -> None:
+    # The example in Twilio's security documentation.
+    params = {
+        "CallSid": "CA1234567890ABCDE",
+        "Caller": "+12349013030",
+        "Digits": "1234",
+        "From": "+12349013030",
+        "To": "+18005551212",
+    }
+    assert (
+        signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", list(params.items()))
+        == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    )
