@@ -19,6 +19,8 @@ keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help
 app.add_typer(keys_app, name="keys")
 otp_app = typer.Typer(help="Send and check one-time passcodes.", no_args_is_help=True)
 app.add_typer(otp_app, name="otp")
+vendors_app = typer.Typer(help="The upstreams this gateway sends through.", no_args_is_help=True)
+app.add_typer(vendors_app, name="vendors")
 console = Console()
 err = Console(stderr=True)
 
@@ -305,6 +307,54 @@ def list_(
     for r in page.items:
         table.add_row(r.sms_id, r.to, r.state, str(r.segments), str(r.price_usd), str(r.created_at))
     console.print(table)
+
+
+def _vendors(data_dir: Path | None, config_file: Path | None) -> tuple[Any, str]:
+    from smsgate.vendors import config as vendor_config
+
+    settings = _settings(data_dir=data_dir, config_file=config_file)
+    try:
+        return vendor_config.load(settings)
+    except vendor_config.ConfigError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+
+
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="smsgate.toml to read.")]
+
+
+@vendors_app.command("list")
+def vendors_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+    """List configured vendors (never their secrets)."""
+    configured, default = _vendors(data_dir, config)
+    table = Table("name", "type", "default")
+    table.add_row("simulator", "simulator", "yes" if default == "simulator" else "")
+    for vendor in configured:
+        table.add_row(vendor.name, vendor.kind, "yes" if vendor.name == default else "")
+    console.print(table)
+
+
+@vendors_app.command("check")
+def vendors_check(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+    """Reach every configured vendor without sending a message. Exit 1 if any fails."""
+    from smsgate.vendors.base import VendorError
+
+    configured, _ = _vendors(data_dir, config)
+
+    async def check_all() -> bool:
+        ok = True
+        for vendor in configured:
+            try:
+                console.print(f"[green]ok[/]   {vendor.name}: {await vendor.check()}")
+            except VendorError as exc:
+                ok = False
+                console.print(f"[red]fail[/] {vendor.name}: {exc.code}: {exc.message}")
+            finally:
+                await vendor.aclose()
+        return ok
+
+    if not asyncio.run(check_all()):
+        raise typer.Exit(1)
 
 
 @otp_app.command("send")

@@ -114,6 +114,18 @@ class FakeTwilio:
             status_code=201,
         )
 
+    async def _account(self, request: Request) -> Response:
+        expected = (
+            "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        )
+        if request.headers.get("authorization") != expected:
+            return JSONResponse(
+                {"code": 20003, "message": "Authenticate", "status": 401}, status_code=401
+            )
+        return JSONResponse(
+            {"sid": self.account_sid, "friendly_name": "Fake account", "status": "active"}
+        )
+
     def status_callback(
         self, sid: str, status: str, error_code: str | None = None, *, forge: bool = False
     ) -> httpx.Response:
@@ -140,7 +152,8 @@ class FakeTwilio:
         self.port = free_port()
         app = Starlette(
             routes=[
-                Route("/2010-04-01/Accounts/{sid}/Messages.json", self._messages, methods=["POST"])
+                Route("/2010-04-01/Accounts/{sid}/Messages.json", self._messages, methods=["POST"]),
+                Route("/2010-04-01/Accounts/{sid}.json", self._account, methods=["GET"]),
             ]
         )
         config = uvicorn.Config(

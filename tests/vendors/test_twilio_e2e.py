@@ -87,3 +87,35 @@ def test_send_through_twilio_and_receive_a_signed_receipt(
         assert fake.auth_token not in proc.output()
     finally:
         proc.stop()
+
+
+def test_vendors_list_and_check(
+    tmp_path: Path, fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from smsgate.cli import app
+
+    config = tmp_path / "smsgate.toml"
+    body = (
+        f'default_vendor = "good"\n[vendors.good]\ntype = "twilio"\n'
+        f'account_sid = "{fake.account_sid}"\nauth_token = {{ env = "TOKEN_GOOD" }}\n'
+        f'from = "+15005550000"\nbase_url = "{fake.base_url}"\n'
+        f'[vendors.bad]\ntype = "twilio"\naccount_sid = "{fake.account_sid}"\n'
+        f'auth_token = {{ env = "TOKEN_BAD" }}\nfrom = "+15005550000"\n'
+        f'base_url = "{fake.base_url}"\n'
+    )
+    config.write_text(body)
+    monkeypatch.setenv("TOKEN_GOOD", fake.auth_token)
+    monkeypatch.setenv("TOKEN_BAD", "wrong-token")
+    runner = CliRunner()
+    listed = runner.invoke(app, ["vendors", "list", "--config", str(config)])
+    assert listed.exit_code == 0 and "good" in listed.output and "twilio" in listed.output
+    assert fake.auth_token not in listed.output
+    checked = runner.invoke(app, ["vendors", "check", "--config", str(config)])
+    assert checked.exit_code == 1, checked.output
+    assert "ok   good: account Fake account (active)" in checked.output
+    assert "fail bad: vendor_auth_failed" in checked.output
+    monkeypatch.delenv("TOKEN_BAD")
+    missing = runner.invoke(app, ["vendors", "list", "--config", str(config)])
+    assert missing.exit_code == 2 and "TOKEN_BAD is not set" in missing.output

@@ -101,5 +101,12 @@ class Vendor:
         """
         raise InvalidCallback(f"{self.name} takes no callbacks")
 
+    async def check(self) -> str:
+        """Reach the upstream without sending anything (``smsgate vendors check``).
+
+        Returns a one-line description; raises ``VendorError`` when it cannot.
+        """
+        return "nothing to check"
+
     async def aclose(self) -> None:
         return None

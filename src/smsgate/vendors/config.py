@@ -108,4 +108,7 @@ def load(settings: Settings) -> tuple[list[Vendor], str]:
             vendors.append(factory(name, raw, settings))
         except (ValidationError, ValueError) as exc:
             raise ConfigError(f"{path}: vendor {name!r}: {exc}") from exc
-    return vendors, str(data.get("default_vendor", "simulator"))
+    default = str(data.get("default_vendor", "simulator"))
+    if default != "simulator" and default not in {v.name for v in vendors}:
+        raise ConfigError(f"{path}: default_vendor {default!r} is not a configured vendor")
+    return vendors, default

@@ -51,7 +51,7 @@ class HttpVendor(Vendor):
                 "vendor_unreachable", f"{self.name} could not be reached: {type(exc).__name__}"
             ) from exc
 
-    def check(
+    def check_response(
         self,
         response: httpx.Response,
         client_error: Callable[[httpx.Response], VendorError],

@@ -24,6 +24,9 @@ class SimulatorVendor(Vendor):
     def __init__(self, carrier: SimulatedCarrier) -> None:
         self.carrier = carrier
 
+    async def check(self) -> str:
+        return "built-in simulated carrier (sandbox inbox)"
+
     async def send(self, message: OutboundMessage) -> Submitted:
         try:
             return Submitted(await self.carrier.submit(message))

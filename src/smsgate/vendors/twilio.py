@@ -102,7 +102,7 @@ class TwilioVendor(HttpVendor):
             data=form,
             auth=(self.account_sid, self._auth_token.get_secret_value()),
         )
-        self.check(response, self._client_error)
+        self.check_response(response, self._client_error)
         try:
             sid = response.json()["sid"]
         except (ValueError, KeyError, TypeError) as exc:
@@ -110,6 +110,17 @@ class TwilioVendor(HttpVendor):
                 "vendor_bad_answer", "Twilio answered without a sid"
             ) from exc
         return Submitted(str(sid))
+
+    async def check(self) -> str:
+        """Fetch the account resource: proves the URL, the SID and the token."""
+        response = await self.request(
+            "GET",
+            f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}.json",
+            auth=(self.account_sid, self._auth_token.get_secret_value()),
+        )
+        self.check_response(response, self._client_error)
+        body = response.json()
+        return f"account {body.get('friendly_name', self.account_sid)} ({body.get('status', '?')})"
 
     def _client_error(self, response: httpx.Response) -> VendorError:
         try:
