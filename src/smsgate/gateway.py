@@ -16,9 +16,11 @@ from smsgate.db.types import utcnow
 from smsgate.dispatch.worker import Dispatcher, apply_vendor_events
 from smsgate.keyring import Keyring
 from smsgate.messages.service import SendPolicy
+from smsgate.pricing import DEFAULT_PRICES
 from smsgate.sandbox.carrier import SimulatedCarrier
 from smsgate.vendors import config as vendor_config
 from smsgate.vendors.registry import VendorRegistry
+from smsgate.vendors.routing import Router
 from smsgate.vendors.simulator import SimulatorVendor
 
 log = logging.getLogger("smsgate")
@@ -30,6 +32,7 @@ class Gateway:
     db: Database
     carrier: SimulatedCarrier
     vendors: VendorRegistry
+    router: Router
     policy: SendPolicy
     keys: Keyring
     clock: Callable[[], datetime] = utcnow
@@ -46,14 +49,27 @@ class Gateway:
             receipt_delay=settings.simulator_receipt_delay,
             timeout_sleep=settings.simulator_timeout_sleep,
         )
-        configured, default_vendor = vendor_config.load(settings)
-        vendors = VendorRegistry([SimulatorVendor(carrier), *configured], default=default_vendor)
+        upstreams = vendor_config.load_all(settings)
+        vendors = VendorRegistry(
+            [SimulatorVendor(carrier), *upstreams.vendors], default=upstreams.default
+        )
+        router = Router(
+            vendors,
+            default=upstreams.default,
+            routes=upstreams.routes,
+            prices={
+                "simulator": {**DEFAULT_PRICES, "default": settings.default_price_per_segment},
+                **upstreams.prices,
+            },
+            failure_threshold=upstreams.breaker.failure_threshold,
+            open_seconds=upstreams.breaker.open_seconds,
+        )
         policy = SendPolicy(
             vendors=frozenset(vendors),
             default_price=settings.default_price_per_segment,
             validity=timedelta(seconds=settings.validity_seconds),
         )
-        gw = cls(settings, db, carrier, vendors, policy, Keyring.from_settings(settings))
+        gw = cls(settings, db, carrier, vendors, router, policy, Keyring.from_settings(settings))
         carrier.clock = gw.now
         return gw
 
@@ -65,7 +81,7 @@ class Gateway:
         """Start the dispatcher loops, the simulator's receipt loop and housekeeping."""
         self._stop.clear()
         for _ in range(self.settings.dispatch_workers):
-            dispatcher = Dispatcher(self.db, self.vendors, self.settings, self.keys, self.now)
+            dispatcher = Dispatcher(self.db, self.router, self.settings, self.keys, self.now)
             self._dispatchers.append(dispatcher)
             self._tasks.append(asyncio.create_task(dispatcher.run(self._stop)))
         self._tasks.append(asyncio.create_task(self._receipts()))

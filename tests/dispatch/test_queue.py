@@ -52,7 +52,7 @@ async def test_expired_lease_is_claimed_again(gateway: Gateway) -> None:
     async with gateway.db.session() as s:
         second = await queue.claim(s, "worker-b", now + timedelta(seconds=31), lease, 10)
     assert [m.sms_id for m in second] == [sms_id] and second[0].attempt == 1
-    dispatcher = Dispatcher(gateway.db, gateway.vendors, gateway.settings, gateway.keys)
+    dispatcher = Dispatcher(gateway.db, gateway.router, gateway.settings, gateway.keys)
     dispatcher.worker = "worker-b"
     outcomes = await asyncio.gather(*(dispatcher._send(m) for m in second))
     async with gateway.db.session() as s:
@@ -113,7 +113,7 @@ async def test_message_pinned_to_a_vendor_no_longer_configured_fails(gateway: Ga
             policy,
             utcnow(),
         )
-    dispatcher = Dispatcher(gateway.db, gateway.vendors, gateway.settings, gateway.keys)
+    dispatcher = Dispatcher(gateway.db, gateway.router, gateway.settings, gateway.keys)
     assert await dispatcher.run_once() == 1
     async with gateway.db.reader() as s:
         message = await s.get(Message, rec.sms_id)

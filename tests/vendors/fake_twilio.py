@@ -42,6 +42,8 @@ class FakeTwilio:
     auth_token: str = "fake-twilio-auth-token-0123456789"
     received: list[Received] = field(default_factory=list)
     faults: list[tuple[int, dict[str, Any], dict[str, str]] | float] = field(default_factory=list)
+    down: bool = False
+    """While True every send answers 503 (an outage)."""
     port: int = 0
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
@@ -68,6 +70,10 @@ class FakeTwilio:
         sid = request.path_params["sid"]
         form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
         self.received.append(Received(sid, form, dict(request.headers)))
+        if self.down:
+            return JSONResponse(
+                {"code": 20500, "message": "Internal Server Error", "status": 503}, status_code=503
+            )
         if self.faults:
             fault = self.faults.pop(0)
             if isinstance(fault, float):

@@ -42,7 +42,7 @@ from smsgate.vendors.base import (
     VendorError,
     VendorEvent,
 )
-from smsgate.vendors.registry import VendorRegistry
+from smsgate.vendors.routing import Router
 
 log = logging.getLogger("smsgate.dispatch")
 
@@ -73,7 +73,7 @@ class Dispatcher:
     def __init__(
         self,
         db: Database,
-        vendors: VendorRegistry,
+        router: Router,
         settings: Settings,
         keys: Keyring,
         clock: Callable[[], datetime] = utcnow,
@@ -81,7 +81,7 @@ class Dispatcher:
         self.clock = clock
         self.db = db
         self.keys = keys
-        self.vendors = vendors
+        self.router = router
         self.settings = settings
         self.worker = worker_name()
         self._limit = asyncio.Semaphore(settings.dispatch_concurrency)
@@ -128,13 +128,10 @@ class Dispatcher:
 
     async def _send(self, message: ClaimedMessage) -> Outcome:
         try:
-            vendor = self.vendors.pick(message.requested_vendor)
-        except KeyError:
+            vendor = self.router.choose(message.to, message.kind, message.requested_vendor)
+        except VendorError as exc:
             now = self.clock()
-            error = PermanentVendorError(
-                "unknown_vendor", f"No vendor named {message.requested_vendor!r} is configured."
-            )
-            return Outcome(message, message.requested_vendor or "?", now, now, error)
+            return Outcome(message, message.requested_vendor or "-", now, now, exc)
         outbound = OutboundMessage(
             sms_id=message.sms_id,
             project_id=message.project_id,
@@ -164,6 +161,7 @@ class Dispatcher:
             except Exception as exc:
                 log.exception("vendor %s raised unexpectedly", vendor.name)
                 result = TransientVendorError("vendor_error", type(exc).__name__)
+        self.router.report(vendor.name, result if isinstance(result, VendorError) else None)
         return Outcome(message, vendor.name, started, self.clock(), result)
 
     async def record(self, session: AsyncSession, outcomes: list[Outcome]) -> None:

@@ -20,13 +20,16 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from smsgate.config import Settings
 from smsgate.vendors.base import Vendor
+from smsgate.vendors.routing import Route
 from smsgate.vendors.twilio import TwilioVendor
 
 
@@ -85,16 +88,51 @@ def config_path(settings: Settings) -> Path | None:
     return default if default.exists() else None
 
 
+class RouteConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vendors: list[str] = Field(min_length=1)
+    strategy: Literal["priority", "weighted", "least_cost"] = "priority"
+    countries: list[str] = []
+    prefixes: list[str] = []
+    kinds: list[Literal["otp", "transactional", "marketing"]] = []
+    weights: list[float] = []
+
+
+class BreakerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    failure_threshold: int = Field(default=5, ge=1)
+    open_seconds: float = Field(default=30.0, gt=0)
+
+
+@dataclass
+class GatewayVendors:
+    """What ``smsgate.toml`` says about upstreams."""
+
+    vendors: list[Vendor] = field(default_factory=list)
+    default: str = "simulator"
+    routes: list[Route] = field(default_factory=list)
+    prices: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    breaker: BreakerConfig = field(default_factory=BreakerConfig)
+
+
 def load(settings: Settings) -> tuple[list[Vendor], str]:
     """The configured vendors and the default vendor's name."""
+    loaded = load_all(settings)
+    return loaded.vendors, loaded.default
+
+
+def load_all(settings: Settings) -> GatewayVendors:
     path = config_path(settings)
     if path is None:
-        return [], "simulator"
+        return GatewayVendors()
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     vendors: list[Vendor] = []
+    prices: dict[str, dict[str, Decimal]] = {}
     for name, raw in (data.get("vendors") or {}).items():
         if name == "simulator":
             raise ConfigError(f"{path}: 'simulator' is built in and cannot be redefined")
@@ -104,11 +142,39 @@ def load(settings: Settings) -> tuple[list[Vendor], str]:
             raise ConfigError(
                 f"{path}: vendor {name!r} has type {kind!r}; known: {', '.join(FACTORIES)}"
             )
+        raw = dict(raw)
         try:
+            prices[name] = {k: Decimal(str(v)) for k, v in (raw.pop("prices", None) or {}).items()}
             vendors.append(factory(name, raw, settings))
-        except (ValidationError, ValueError) as exc:
+        except (ValidationError, ValueError, ArithmeticError) as exc:
             raise ConfigError(f"{path}: vendor {name!r}: {exc}") from exc
+    names = {"simulator"} | {v.name for v in vendors}
     default = str(data.get("default_vendor", "simulator"))
-    if default != "simulator" and default not in {v.name for v in vendors}:
+    if default not in names:
         raise ConfigError(f"{path}: default_vendor {default!r} is not a configured vendor")
-    return vendors, default
+    routes = []
+    for i, raw in enumerate(data.get("routes") or []):
+        try:
+            rc = RouteConfig.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: routes[{i}]: {exc}") from exc
+        unknown = [v for v in rc.vendors if v not in names]
+        if unknown:
+            raise ConfigError(f"{path}: routes[{i}] names unknown vendor(s) {unknown}")
+        if rc.weights and len(rc.weights) != len(rc.vendors):
+            raise ConfigError(f"{path}: routes[{i}]: one weight per vendor")
+        routes.append(
+            Route(
+                vendors=tuple(rc.vendors),
+                strategy=rc.strategy,
+                countries=frozenset(c.upper() for c in rc.countries),
+                prefixes=tuple(rc.prefixes),
+                kinds=frozenset(rc.kinds),
+                weights=tuple(rc.weights),
+            )
+        )
+    try:
+        breaker = BreakerConfig.model_validate(data.get("breaker") or {})
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: breaker: {exc}") from exc
+    return GatewayVendors(vendors, default, routes, prices, breaker)

@@ -23,13 +23,6 @@ class VendorRegistry(Mapping[str, Vendor]):
     def __len__(self) -> int:
         return len(self._vendors)
 
-    def pick(self, pinned: str | None) -> Vendor:
-        """The vendor for a message: its pin if it has one, else the default.
-
-        Routing rules (country, kind, cost, health) replace this with the routing issue.
-        """
-        return self._vendors[pinned or self.default]
-
     async def aclose(self) -> None:
         for vendor in self._vendors.values():
             await vendor.aclose()
