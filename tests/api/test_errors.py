@@ -356,3 +356,9 @@ async def test_huge_chunked_body_is_refused(client: httpx.AsyncClient, tenant: T
         headers=tenant.headers | {"Content-Type": "application/json"},
     )
     assert_error(r, 413, "invalid_request", "request_too_large")
+
+
+async def test_hooks_for_unknown_vendors_are_404(client: httpx.AsyncClient) -> None:
+    for path in ("/hooks/nope/status", "/hooks/simulator/status"):
+        r = await client.post(path, content=b"MessageSid=SM1&MessageStatus=delivered")
+        assert_error(r, 404, "not_found", "not_found")
