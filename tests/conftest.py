@@ -110,7 +110,7 @@ def fast_settings(db_url: str, data_dir: Path, **overrides: Any) -> Settings:
         "data_dir": data_dir,
         "simulator_receipt_delay": 0.05,
         "simulator_timeout_sleep": 5.0,
-        "vendor_timeout_seconds": 0.3,
+        "vendor_timeout_seconds": 0.5,
         "dispatch_poll_interval": 0.01,
         "dispatch_idle_interval": 0.02,
         "retry_base_seconds": 0.02,

@@ -7,6 +7,7 @@ secrets kept out of repr and logs.) Each vendor adds one ``Case``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +25,11 @@ from smsgate.vendors.base import (
     Vendor,
 )
 from smsgate.vendors.twilio import TwilioVendor, signature
+from smsgate.vendors.vonage import VonageVendor
+from smsgate.vendors.vonage import signature as vonage_signature
 from tests.e2e.server import free_port
 from tests.vendors.fake_twilio import FakeTwilio
+from tests.vendors.fake_vonage import FakeVonage
 
 pytestmark = pytest.mark.anyio
 
@@ -54,6 +58,8 @@ class Case:
     fail: Callable[[int, dict[str, str]], None]
     hang: Callable[[float], None]
     signed_callback: Callable[[str, str, bool], CallbackRequest]
+    expected_request: dict[str, str]
+    """The form the fake must receive for ``MESSAGE`` (the vendor's documented request)."""
 
 
 def twilio_case() -> Iterator[Case]:
@@ -91,11 +97,74 @@ def twilio_case() -> Iterator[Case]:
         ),
         hang=fake.hang_next,
         signed_callback=callback,
+        expected_request={
+            "To": "+15005550006",
+            "Body": "hello",
+            "From": "+15005550000",
+            "StatusCallback": "https://gw.example/hooks/twilio-test/status",
+        },
     )
     fake.stop()
 
 
-@pytest.fixture(params=[twilio_case], ids=["twilio"])
+def vonage_case() -> Iterator[Case]:
+    fake = FakeVonage().start()
+    hook = "https://gw.example/hooks/vonage-test/status"
+
+    def make(base_url: str) -> Vendor:
+        return VonageVendor(
+            "vonage-test",
+            api_key=fake.api_key,
+            api_secret=SecretStr(fake.api_secret),
+            signature_secret=SecretStr(fake.signature_secret),
+            from_="ACME",
+            callback_url=hook,
+            base_url=base_url,
+            timeout=0.5,
+        )
+
+    def callback(message_id: str, status: str, forged: bool) -> CallbackRequest:
+        params = {
+            "messageId": message_id,
+            "status": status,
+            "err-code": "0",
+            "msisdn": "15005550006",
+            "timestamp": str(int(time.time())),
+            "nonce": "n1",
+        }
+        params["sig"] = vonage_signature(
+            params, "forged" if forged else fake.signature_secret, "md5hash"
+        )
+        body = str(httpx.QueryParams(params)).encode()
+        return CallbackRequest(
+            "POST", hook, {"content-type": "application/x-www-form-urlencoded"}, body
+        )
+
+    yield Case(
+        name="vonage",
+        fake=fake,
+        make=make,
+        secret=fake.api_secret,
+        last_request=lambda: {k: v for k, v in fake.received[-1].items() if k != "message-id"},
+        invalid_number=lambda: fake.reject_next("3", "Invalid to number"),
+        fail=lambda status, headers: fake.fail_next(status, headers),
+        hang=fake.hang_next,
+        signed_callback=callback,
+        expected_request={
+            "api_key": fake.api_key,
+            "api_secret": fake.api_secret,
+            "from": "ACME",
+            "to": "15005550006",
+            "text": "hello",
+            "type": "text",
+            "client-ref": "sms_01TEST",
+            "callback": hook,
+        },
+    )
+    fake.stop()
+
+
+@pytest.fixture(params=[twilio_case, vonage_case], ids=["twilio", "vonage"])
 def case(request: pytest.FixtureRequest) -> Iterator[Case]:
     yield from request.param()
 
@@ -105,13 +174,7 @@ async def test_2xx_submits_the_documented_request(case: Case) -> None:
     try:
         submitted = await vendor.send(MESSAGE)
         assert submitted.vendor_message_id
-        if case.name == "twilio":
-            assert case.last_request() == {
-                "To": "+15005550006",
-                "Body": "hello",
-                "From": "+15005550000",
-                "StatusCallback": "https://gw.example/hooks/twilio-test/status",
-            }
+        assert case.last_request() == case.expected_request
     finally:
         await vendor.aclose()
 

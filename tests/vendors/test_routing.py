@@ -201,3 +201,66 @@ async def test_outage_fails_over_loses_nothing_and_recovers(
         )
         back.append((await wait_for_state(c, tenant, r.json()["sms_id"], {"sent"}))["vendor"])
     assert back[-1] == "primary" and gw.router.health()["primary"] == "closed"
+
+
+def test_untracked_vendors_never_open() -> None:
+    r, _ = router([Route(vendors=("simulator",))], failure_threshold=1)
+    r.vendors["simulator"].health_tracked = False  # type: ignore[misc]
+    for _ in range(5):
+        r.report("simulator", TransientVendorError("carrier_busy", "scripted failure"))
+    assert r.health()["simulator"] == "closed"
+
+
+@pytest.mark.anyio
+async def test_waiting_for_a_vendor_spends_no_attempts(
+    db_url: str, tmp_path: Path, fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only vendor down, breaker open: the message waits, then goes out on the probe,
+    although the wait spanned more cycles than max_attempts allows."""
+    monkeypatch.setenv("FAKE_TWILIO_TOKEN", fake.auth_token)
+    config = tmp_path / "smsgate.toml"
+    config.write_text(
+        f'default_vendor = "only"\n[vendors.only]\ntype = "twilio"\n'
+        f'account_sid = "{fake.account_sid}"\nauth_token = {{ env = "FAKE_TWILIO_TOKEN" }}\n'
+        f'from = "+15005550000"\nbase_url = "{fake.base_url}"\n'
+        "[breaker]\nfailure_threshold = 1\nopen_seconds = 1.5\n"
+    )
+    gw = Gateway.build(
+        fast_settings(
+            db_url,
+            tmp_path / "d",
+            config_file=config,
+            max_attempts=2,
+            retry_base_seconds=0.05,
+            retry_max_seconds=0.1,
+        )
+    )
+    app = create_app(gateway=gw, background=True)
+    fake.down = True
+    try:
+        async with app.router.lifespan_context(app):
+            tenant = await make_tenant(gw.db)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                r = await c.post(
+                    "/v1/sms/send", json={"to": "+14155550123", "body": "x"}, headers=tenant.headers
+                )
+                sms_id = r.json()["sms_id"]
+                await asyncio.sleep(1.0)  # breaker open: many waiting cycles, no attempts
+                assert (await c.get(f"/v1/sms/{sms_id}", headers=tenant.headers)).json()[
+                    "state"
+                ] == "queued"
+                fake.down = False
+                rec = await wait_for_state(c, tenant, sms_id, {"sent"}, timeout=10)
+                assert rec["vendor"] == "only"
+            async with gw.db.reader() as s:
+                outcomes = list(
+                    await s.scalars(
+                        select(DispatchAttempt.outcome)
+                        .where(DispatchAttempt.sms_id == sms_id)
+                        .order_by(DispatchAttempt.attempt)
+                    )
+                )
+            assert outcomes == ["transient_error", "submitted"]
+    finally:
+        await gw.aclose()

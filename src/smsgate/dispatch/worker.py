@@ -35,6 +35,7 @@ from smsgate.keyring import Keyring
 from smsgate.messages import states
 from smsgate.messages.repository import add_events, event_row
 from smsgate.vendors.base import (
+    NoVendorAvailable,
     OutboundMessage,
     PermanentVendorError,
     Submitted,
@@ -164,12 +165,49 @@ class Dispatcher:
         self.router.report(vendor.name, result if isinstance(result, VendorError) else None)
         return Outcome(message, vendor.name, started, self.clock(), result)
 
+    async def _wait_for_a_vendor(
+        self, session: AsyncSession, m: ClaimedMessage, now: datetime
+    ) -> None:
+        """Back to the queue without spending an attempt (or expire, if time is up)."""
+        due = now + timedelta(
+            seconds=backoff(1, self.settings.retry_base_seconds, self.settings.retry_max_seconds)
+        )
+        if due >= m.expires_at:
+            text = "The validity period ran out while no vendor was available."
+            if await queue.finish(
+                session,
+                m.sms_id,
+                states.EXPIRED,
+                now,
+                error_code="validity_expired",
+                error_message=text,
+            ):
+                await add_events(
+                    session,
+                    [
+                        event_row(
+                            m.sms_id,
+                            states.EXPIRED,
+                            now,
+                            error_code="validity_expired",
+                            error_message=text,
+                        )
+                    ],
+                )
+            await queue.release_entry(session, m.sms_id, self.worker)
+            return
+        await queue.requeue(session, m.sms_id, now)
+        await queue.reschedule_entry(session, m.sms_id, self.worker, due, m.attempt - 1)
+
     async def record(self, session: AsyncSession, outcomes: list[Outcome]) -> None:
         now = self.clock()
         attempts = []
         events = []
         for o in outcomes:
             m, result = o.message, o.result
+            if isinstance(result, NoVendorAvailable):
+                await self._wait_for_a_vendor(session, m, now)
+                continue
             error = result if isinstance(result, VendorError) else None
             attempts.append(
                 {

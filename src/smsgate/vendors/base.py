@@ -2,6 +2,7 @@
 
     VendorError
     ├── TransientVendorError   retried with backoff (timeouts, 5xx, throttling)
+    │   └── NoVendorAvailable  routing found no healthy vendor; waits, costs no attempt
     └── PermanentVendorError   fails the message at once (invalid number, rejected)
 
 A vendor never touches the database or the queue: the dispatcher owns those.
@@ -77,6 +78,10 @@ class PermanentVendorError(VendorError):
     """Do not try again: the message fails."""
 
 
+class NoVendorAvailable(TransientVendorError):
+    """Routing found no healthy vendor: nobody was asked, so it is not an attempt."""
+
+
 class Vendor:
     """Talks to one upstream. No database, no queue: the dispatcher owns those.
 
@@ -86,6 +91,8 @@ class Vendor:
 
     kind: ClassVar[str]
     name: str
+    health_tracked: ClassVar[bool] = True
+    """Whether failures feed this vendor's circuit breaker."""
 
     async def send(self, message: OutboundMessage) -> Submitted:
         """Hand one message to the upstream and return its id there.

@@ -31,6 +31,7 @@ from smsgate.config import Settings
 from smsgate.vendors.base import Vendor
 from smsgate.vendors.routing import Route
 from smsgate.vendors.twilio import TwilioVendor
+from smsgate.vendors.vonage import VonageVendor
 
 
 class ConfigError(ValueError):
@@ -74,7 +75,39 @@ def _twilio(name: str, raw: dict[str, Any], settings: Settings) -> Vendor:
     )
 
 
-FACTORIES: dict[str, Callable[[str, dict[str, Any], Settings], Vendor]] = {"twilio": _twilio}
+class VonageConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: str
+    api_key: str
+    api_secret: SecretStr
+    signature_secret: SecretStr | None = None
+    signature_method: Literal["md5hash", "md5", "sha1", "sha256", "sha512"] = "md5hash"
+    from_: str = Field(alias="from")
+    base_url: str = "https://rest.nexmo.com"
+
+    _secrets = field_validator("api_secret", "signature_secret", mode="before")(_secret)
+
+
+def _vonage(name: str, raw: dict[str, Any], settings: Settings) -> Vendor:
+    cfg = VonageConfig.model_validate(raw)
+    return VonageVendor(
+        name,
+        api_key=cfg.api_key,
+        api_secret=cfg.api_secret,
+        signature_secret=cfg.signature_secret,
+        signature_method=cfg.signature_method,
+        from_=cfg.from_,
+        callback_url=callback_url(settings, name),
+        base_url=cfg.base_url,
+        timeout=settings.vendor_timeout_seconds,
+    )
+
+
+FACTORIES: dict[str, Callable[[str, dict[str, Any], Settings], Vendor]] = {
+    "twilio": _twilio,
+    "vonage": _vonage,
+}
 
 
 def callback_url(settings: Settings, vendor_name: str) -> str:

@@ -31,7 +31,12 @@ from typing import Literal
 
 import phonenumbers
 
-from smsgate.vendors.base import PermanentVendorError, TransientVendorError, Vendor
+from smsgate.vendors.base import (
+    NoVendorAvailable,
+    PermanentVendorError,
+    TransientVendorError,
+    Vendor,
+)
 
 Strategy = Literal["priority", "weighted", "least_cost"]
 
@@ -144,8 +149,8 @@ class Router:
         return self.vendors[min(pool, key=lambda n: (self.price(n, region), pool.index(n)))]
 
     @staticmethod
-    def _none_available() -> TransientVendorError:
-        return TransientVendorError(
+    def _none_available() -> NoVendorAvailable:
+        return NoVendorAvailable(
             "no_vendor_available", "Every vendor of this route is failing; retrying later."
         )
 
@@ -155,6 +160,8 @@ class Router:
 
     def report(self, vendor: str, error: Exception | None) -> None:
         """Feed an attempt's outcome to the vendor's breaker."""
+        if vendor not in self.vendors or not self.vendors[vendor].health_tracked:
+            return
         if isinstance(error, TransientVendorError):
             self.breaker(vendor).failed()
         else:
