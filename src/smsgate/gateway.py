@@ -19,6 +19,7 @@ from smsgate.messages.service import SendPolicy
 from smsgate.pricing import DEFAULT_PRICES
 from smsgate.sandbox.carrier import SimulatedCarrier
 from smsgate.vendors import config as vendor_config
+from smsgate.vendors.byok import ProjectVendors
 from smsgate.vendors.registry import VendorRegistry
 from smsgate.vendors.routing import Router
 from smsgate.vendors.simulator import SimulatorVendor
@@ -33,6 +34,7 @@ class Gateway:
     carrier: SimulatedCarrier
     vendors: VendorRegistry
     router: Router
+    byok: ProjectVendors
     policy: SendPolicy
     keys: Keyring
     clock: Callable[[], datetime] = utcnow
@@ -69,7 +71,9 @@ class Gateway:
             default_price=settings.default_price_per_segment,
             validity=timedelta(seconds=settings.validity_seconds),
         )
-        gw = cls(settings, db, carrier, vendors, router, policy, Keyring.from_settings(settings))
+        keys = Keyring.from_settings(settings)
+        byok = ProjectVendors(db, keys, settings)
+        gw = cls(settings, db, carrier, vendors, router, byok, policy, keys)
         carrier.clock = gw.now
         return gw
 
@@ -81,7 +85,9 @@ class Gateway:
         """Start the dispatcher loops, the simulator's receipt loop and housekeeping."""
         self._stop.clear()
         for _ in range(self.settings.dispatch_workers):
-            dispatcher = Dispatcher(self.db, self.router, self.settings, self.keys, self.now)
+            dispatcher = Dispatcher(
+                self.db, self.router, self.settings, self.keys, self.now, byok=self.byok
+            )
             self._dispatchers.append(dispatcher)
             self._tasks.append(asyncio.create_task(dispatcher.run(self._stop)))
         self._tasks.append(asyncio.create_task(self._receipts()))
@@ -129,4 +135,5 @@ class Gateway:
     async def aclose(self) -> None:
         await self.stop_background()
         await self.vendors.aclose()
+        await self.byok.aclose()
         await self.db.dispose()

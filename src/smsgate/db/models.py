@@ -242,3 +242,22 @@ class OtpPrefixBlock(Base):
     prefix: Mapped[str] = mapped_column(String(20), primary_key=True)
     blocked_until: Mapped[datetime]
     created_at: Mapped[datetime]
+
+
+class ProjectVendor(Base):
+    """A project's own upstream credentials (bring your own key).
+
+    ``settings`` holds the non-secret fields; the secret ones are sealed with the
+    server key (AES-GCM, bound to project and name) and never leave the server again.
+    """
+
+    __tablename__ = "project_vendors"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sealed_secrets: Mapped[str] = mapped_column(Text)
+    secret_fields: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

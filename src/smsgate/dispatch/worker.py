@@ -40,9 +40,11 @@ from smsgate.vendors.base import (
     PermanentVendorError,
     Submitted,
     TransientVendorError,
+    Vendor,
     VendorError,
     VendorEvent,
 )
+from smsgate.vendors.byok import ProjectVendors
 from smsgate.vendors.routing import Router
 
 log = logging.getLogger("smsgate.dispatch")
@@ -78,8 +80,11 @@ class Dispatcher:
         settings: Settings,
         keys: Keyring,
         clock: Callable[[], datetime] = utcnow,
+        *,
+        byok: ProjectVendors | None = None,
     ) -> None:
         self.clock = clock
+        self.byok = byok
         self.db = db
         self.keys = keys
         self.router = router
@@ -129,7 +134,7 @@ class Dispatcher:
 
     async def _send(self, message: ClaimedMessage) -> Outcome:
         try:
-            vendor = self.router.choose(message.to, message.kind, message.requested_vendor)
+            vendor = await self._vendor_for(message)
         except VendorError as exc:
             now = self.clock()
             return Outcome(message, message.requested_vendor or "-", now, now, exc)
@@ -165,13 +170,27 @@ class Dispatcher:
         self.router.report(vendor.name, result if isinstance(result, VendorError) else None)
         return Outcome(message, vendor.name, started, self.clock(), result)
 
+    async def _vendor_for(self, message: ClaimedMessage) -> Vendor:
+        """The gateway's routing, or the project's own account when it pins one."""
+        pinned = message.requested_vendor
+        if pinned is not None and pinned not in self.router.vendors and self.byok is not None:
+            own = await self.byok.get(message.project_id, pinned)
+            if own is not None:
+                return own
+        return self.router.choose(message.to, message.kind, pinned)
+
     async def _wait_for_a_vendor(
-        self, session: AsyncSession, m: ClaimedMessage, now: datetime
+        self, session: AsyncSession, m: ClaimedMessage, now: datetime, error: NoVendorAvailable
     ) -> None:
-        """Back to the queue without spending an attempt (or expire, if time is up)."""
-        due = now + timedelta(
-            seconds=backoff(1, self.settings.retry_base_seconds, self.settings.retry_max_seconds)
-        )
+        """Back to the queue without spending an attempt (or expire, if time is up).
+
+        It comes back when the route's first breaker will let a probe through, so a long
+        outage costs a waiting message one claim per ``open_seconds``, not one per poll.
+        """
+        wait = error.retry_after
+        if wait is None:
+            wait = self.settings.retry_base_seconds
+        due = now + timedelta(seconds=wait)
         if due >= m.expires_at:
             text = "The validity period ran out while no vendor was available."
             if await queue.finish(
@@ -206,7 +225,7 @@ class Dispatcher:
         for o in outcomes:
             m, result = o.message, o.result
             if isinstance(result, NoVendorAvailable):
-                await self._wait_for_a_vendor(session, m, now)
+                await self._wait_for_a_vendor(session, m, now, result)
                 continue
             error = result if isinstance(result, VendorError) else None
             attempts.append(

@@ -8,7 +8,7 @@ is the seam a group-commit path will funnel concurrent single sends through.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,6 +34,7 @@ from smsgate.pagination import Page, make_page
 from smsgate.phone import parse_phone
 from smsgate.pricing import price_per_segment, to_micros
 from smsgate.text.gsm7 import MAX_BODY_CHARS, analyze
+from smsgate.vendors import byok
 
 MAX_SCHEDULE_AHEAD = timedelta(days=35)
 
@@ -146,9 +147,19 @@ async def accept_many(
     return [Message(**r) for r in rows]
 
 
+async def with_project_vendors(
+    session: AsyncSession, project_id: str, policy: SendPolicy
+) -> SendPolicy:
+    """The policy with this project's own vendors added to what a send may pin."""
+    own = await byok.names(session, project_id)
+    return replace(policy, vendors=frozenset(policy.vendors) | own) if own else policy
+
+
 async def send(
     session: AsyncSession, project_id: str, req: SmsSendRequest, policy: SendPolicy, now: datetime
 ) -> SmsRecord:
+    if req.vendor is not None and req.vendor not in policy.vendors:
+        policy = await with_project_vendors(session, project_id, policy)
     row = prepare(req, project_id=project_id, policy=policy, now=now)
     [message] = await accept_many(session, [row])
     return SmsRecord.of(message)
@@ -190,6 +201,7 @@ async def send_batch(
     session: AsyncSession, project_id: str, items: Sequence[Any], policy: SendPolicy, now: datetime
 ) -> SmsBatchResult:
     batch_id = new_id("bat")
+    policy = await with_project_vendors(session, project_id, policy)
     outcomes: list[dict[str, Any] | SmsgateError] = []
     for index, item in enumerate(items):
         try:
@@ -278,6 +290,7 @@ async def resend(
     now: datetime,
 ) -> SmsResendResult:
     """Send copies of a finished message, or of a batch's members (``only_failed``: failed ones)."""
+    policy = await with_project_vendors(session, project_id, policy)
     if has_prefix(target_id, "bat"):
         if await repository.get_batch(session, project_id, target_id) is None:
             raise NotFound(f"No batch {target_id}.", param="id")

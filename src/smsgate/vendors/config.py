@@ -25,7 +25,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from smsgate.config import Settings
 from smsgate.vendors.base import Vendor
@@ -60,8 +68,14 @@ class TwilioConfig(BaseModel):
 
     _secrets = field_validator("auth_token", mode="before")(_secret)
 
+    @model_validator(mode="after")
+    def _has_sender(self) -> TwilioConfig:
+        if not (self.from_ or self.messaging_service_sid):
+            raise ValueError("give 'from' or 'messaging_service_sid'")
+        return self
 
-def _twilio(name: str, raw: dict[str, Any], settings: Settings) -> Vendor:
+
+def _twilio(name: str, raw: dict[str, Any], settings: Settings, callback: str) -> Vendor:
     cfg = TwilioConfig.model_validate(raw)
     return TwilioVendor(
         name,
@@ -69,7 +83,7 @@ def _twilio(name: str, raw: dict[str, Any], settings: Settings) -> Vendor:
         auth_token=cfg.auth_token,
         from_=cfg.from_,
         messaging_service_sid=cfg.messaging_service_sid,
-        callback_url=callback_url(settings, name),
+        callback_url=callback,
         base_url=cfg.base_url,
         timeout=settings.vendor_timeout_seconds,
     )
@@ -89,7 +103,7 @@ class VonageConfig(BaseModel):
     _secrets = field_validator("api_secret", "signature_secret", mode="before")(_secret)
 
 
-def _vonage(name: str, raw: dict[str, Any], settings: Settings) -> Vendor:
+def _vonage(name: str, raw: dict[str, Any], settings: Settings, callback: str) -> Vendor:
     cfg = VonageConfig.model_validate(raw)
     return VonageVendor(
         name,
@@ -98,16 +112,27 @@ def _vonage(name: str, raw: dict[str, Any], settings: Settings) -> Vendor:
         signature_secret=cfg.signature_secret,
         signature_method=cfg.signature_method,
         from_=cfg.from_,
-        callback_url=callback_url(settings, name),
+        callback_url=callback,
         base_url=cfg.base_url,
         timeout=settings.vendor_timeout_seconds,
     )
 
 
-FACTORIES: dict[str, Callable[[str, dict[str, Any], Settings], Vendor]] = {
-    "twilio": _twilio,
-    "vonage": _vonage,
-}
+Factory = Callable[[str, dict[str, Any], Settings, str], Vendor]
+"""(name, raw config, settings, status callback URL) -> a vendor."""
+
+FACTORIES: dict[str, Factory] = {"twilio": _twilio, "vonage": _vonage}
+CONFIG_MODELS: dict[str, type[BaseModel]] = {"twilio": TwilioConfig, "vonage": VonageConfig}
+
+
+def secret_fields(kind: str) -> list[str]:
+    """The fields of a vendor type that hold secrets (typed ``SecretStr``)."""
+    model = CONFIG_MODELS[kind]
+    return [
+        f.alias or name
+        for name, f in model.model_fields.items()
+        if "SecretStr" in str(f.annotation)
+    ]
 
 
 def callback_url(settings: Settings, vendor_name: str) -> str:
@@ -178,7 +203,7 @@ def load_all(settings: Settings) -> GatewayVendors:
         raw = dict(raw)
         try:
             prices[name] = {k: Decimal(str(v)) for k, v in (raw.pop("prices", None) or {}).items()}
-            vendors.append(factory(name, raw, settings))
+            vendors.append(factory(name, raw, settings, callback_url(settings, name)))
         except (ValidationError, ValueError, ArithmeticError) as exc:
             raise ConfigError(f"{path}: vendor {name!r}: {exc}") from exc
     names = {"simulator"} | {v.name for v in vendors}

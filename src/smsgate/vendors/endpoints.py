@@ -1,4 +1,7 @@
-"""``POST /hooks/{vendor}/{kind}``: receipts from upstreams, checked by each vendor's signature.
+"""Vendor routes: callbacks from upstreams, and a project's own vendor accounts.
+
+``POST /hooks/{vendor}/{kind}`` (gateway vendors) and ``POST /hooks/p/{project}/{vendor}/
+{kind}`` (a project's own): receipts from upstreams, checked by each vendor's signature.
 
 No API key: the vendor's signature is the authentication. A bad signature is a 403
 (and a warning in the log); an unknown vendor a 404. Repeats are harmless: a receipt
@@ -8,27 +11,32 @@ only moves a message forward (a late ``sent`` never undoes ``delivered``).
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, StringConstraints
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from smsgate.accounts.auth import AuthContext, require
 from smsgate.api.deps import gateway
+from smsgate.api.scope import run_write
+from smsgate.config import Settings
+from smsgate.db.models import ProjectVendor
 from smsgate.dispatch.worker import apply_vendor_events
-from smsgate.errors import NotFound, PermissionDenied
+from smsgate.errors import NotFound, PermissionDenied, Unprocessable
 from smsgate.gateway import Gateway
-from smsgate.vendors.base import CallbackRequest, InvalidCallback
+from smsgate.messages.schemas import iso
+from smsgate.vendors import byok
+from smsgate.vendors.base import CallbackRequest, InvalidCallback, Vendor
 
 log = logging.getLogger("smsgate.hooks")
-router = APIRouter(prefix="/hooks", tags=["vendor callbacks"])
+router = APIRouter(tags=["vendors"])
 
 
-@router.post("/{vendor_name}/{kind}", summary="a vendor's status callback")
-async def callback(
-    vendor_name: str, kind: str, request: Request, gw: Annotated[Gateway, Depends(gateway)]
-) -> dict[str, int]:
-    vendor = gw.vendors.get(vendor_name)
-    if vendor is None or vendor_name == "simulator":
-        raise NotFound(f"No vendor {vendor_name} takes callbacks here.")
+async def _receive(request: Request, gw: Gateway, vendor: Vendor | None, label: str) -> int:
+    if vendor is None:
+        raise NotFound(f"No vendor {label} takes callbacks here.")
     url = gw.settings.resolved_public_url() + request.url.path
     if request.url.query:
         url += "?" + request.url.query
@@ -43,7 +51,7 @@ async def callback(
     except InvalidCallback as exc:
         log.warning(
             "rejected %s callback from %s: %s",
-            vendor_name,
+            label,
             request.client.host if request.client else "?",
             exc,
         )
@@ -53,4 +61,116 @@ async def callback(
     if events:
         async with gw.db.session() as session:
             await apply_vendor_events(session, vendor.name, events, gw.clock())
-    return {"received": len(events)}
+    return len(events)
+
+
+@router.post("/hooks/{vendor_name}/{kind}", summary="a gateway vendor's callback")
+async def callback(
+    vendor_name: str, kind: str, request: Request, gw: Annotated[Gateway, Depends(gateway)]
+) -> dict[str, int]:
+    vendor = gw.vendors.get(vendor_name) if vendor_name != "simulator" else None
+    return {"received": await _receive(request, gw, vendor, vendor_name)}
+
+
+@router.post("/hooks/p/{project_id}/{vendor_name}/{kind}", summary="a project vendor's callback")
+async def project_callback(
+    project_id: str,
+    vendor_name: str,
+    kind: str,
+    request: Request,
+    gw: Annotated[Gateway, Depends(gateway)],
+) -> dict[str, int]:
+    vendor = await gw.byok.get(project_id, vendor_name)
+    return {"received": await _receive(request, gw, vendor, f"{project_id}/{vendor_name}")}
+
+
+VendorName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+
+
+class VendorCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: VendorName
+    type: str
+    config: dict[str, Any]
+
+
+class VendorOut(BaseModel):
+    name: str
+    type: str
+    scope: str
+    """``project`` (this project's own account) or ``gateway`` (configured by the operator)."""
+    config: dict[str, Any]
+    secret_fields: list[str]
+    callback_url: str | None
+    created_at: str | None
+    updated_at: str | None
+
+    @classmethod
+    def of(cls, row: ProjectVendor, settings: Settings) -> VendorOut:
+        return cls(
+            name=row.name,
+            type=row.type,
+            scope="project",
+            config=row.settings,
+            secret_fields=row.secret_fields,
+            callback_url=byok.hook_url(settings, row.project_id, row.name),
+            created_at=iso(row.created_at),
+            updated_at=iso(row.updated_at),
+        )
+
+
+class VendorList(BaseModel):
+    items: list[VendorOut]
+
+
+Admin = Annotated[AuthContext, Depends(require("admin"))]
+GW = Annotated[Gateway, Depends(gateway)]
+
+
+@router.post("/v1/vendors", response_model=VendorOut, summary="add or replace an own vendor")
+async def create_vendor(request: Request, body: VendorCreate, auth: Admin, gw: GW) -> JSONResponse:
+    if body.name in gw.vendors:
+        raise Unprocessable(
+            f"{body.name!r} is a gateway vendor's name; pick another.",
+            code="vendor_name_taken",
+            param="name",
+        )
+
+    async def handler(session: AsyncSession) -> VendorOut:
+        row = await byok.save(
+            session, gw.keys, auth.project_id, body.name, body.type, body.config, gw.clock()
+        )
+        return VendorOut.of(row, gw.settings)
+
+    response = await run_write(request, auth, body, handler)
+    await gw.byok.forget(auth.project_id, body.name)
+    return response
+
+
+@router.get("/v1/vendors", response_model=VendorList, summary="vendors this project can use")
+async def list_vendors(auth: Admin, gw: GW) -> VendorList:
+    async with gw.db.reader() as session:
+        own = await byok.list_rows(session, auth.project_id)
+    shared = [
+        VendorOut(
+            name=v.name,
+            type=v.kind,
+            scope="gateway",
+            config={},
+            secret_fields=[],
+            callback_url=None,
+            created_at=None,
+            updated_at=None,
+        )
+        for v in gw.vendors.values()
+    ]
+    return VendorList(items=shared + [VendorOut.of(r, gw.settings) for r in own])
+
+
+@router.delete("/v1/vendors/{name}", summary="remove an own vendor")
+async def delete_vendor(name: str, auth: Admin, gw: GW) -> dict[str, bool]:
+    async with gw.db.session() as session:
+        await byok.remove(session, auth.project_id, name)
+    await gw.byok.forget(auth.project_id, name)
+    return {"deleted": True}

@@ -133,13 +133,13 @@ class Router:
         if strategy == "priority":
             chosen = next((n for n in candidates if self.breaker(n).allow()), None)
             if chosen is None:
-                raise self._none_available()
+                raise self._none_available(candidates)
             return self.vendors[chosen]
         pool = [n for n in candidates if self.breaker(n).state == "closed"]
         if not pool:  # nobody healthy: let one recovering vendor take a probe
             pool = next(([n] for n in candidates if self.breaker(n).allow()), [])
         if not pool:
-            raise self._none_available()
+            raise self._none_available(candidates)
         if strategy == "weighted" and route is not None and route.weights:
             weights = [route.weights[names.index(n)] for n in pool]
             return self.vendors[random.choices(pool, weights=weights)[0]]
@@ -148,10 +148,18 @@ class Router:
         region = region_of(to) or ""
         return self.vendors[min(pool, key=lambda n: (self.price(n, region), pool.index(n)))]
 
-    @staticmethod
-    def _none_available() -> NoVendorAvailable:
+    def _none_available(self, candidates: Sequence[str]) -> NoVendorAvailable:
+        """Come back when the first breaker of the route lets a probe through."""
+        now = self.clock()
+        reopen = [
+            b.open_until - now
+            for b in (self.breaker(n) for n in candidates)
+            if b.open_until is not None
+        ]
         return NoVendorAvailable(
-            "no_vendor_available", "Every vendor of this route is failing; retrying later."
+            "no_vendor_available",
+            "Every vendor of this route is failing; retrying later.",
+            retry_after=max(0.05, min(reopen, default=1.0)),
         )
 
     def price(self, vendor: str, region: str) -> Decimal:
