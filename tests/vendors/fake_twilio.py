@@ -11,21 +11,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
-import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from smsgate.vendors.twilio import signature
-from tests.e2e.server import free_port
+from tests.vendors.loopback import LoopbackServer
 
 
 @dataclass
@@ -45,8 +41,7 @@ class FakeTwilio:
     down: bool = False
     """While True every send answers 503 (an outage)."""
     port: int = 0
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
+    _http: LoopbackServer | None = None
 
     @property
     def base_url(self) -> str:
@@ -155,27 +150,15 @@ class FakeTwilio:
         return httpx.post(url, data=form, headers={"X-Twilio-Signature": sig}, timeout=10)
 
     def start(self) -> FakeTwilio:
-        self.port = free_port()
-        app = Starlette(
-            routes=[
-                Route("/2010-04-01/Accounts/{sid}/Messages.json", self._messages, methods=["POST"]),
-                Route("/2010-04-01/Accounts/{sid}.json", self._account, methods=["GET"]),
-            ]
-        )
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert time.monotonic() < deadline, "fake Twilio did not start"
-            time.sleep(0.02)
+        routes = [
+            Route("/2010-04-01/Accounts/{sid}/Messages.json", self._messages, methods=["POST"]),
+            Route("/2010-04-01/Accounts/{sid}.json", self._account, methods=["GET"]),
+        ]
+        self._http = LoopbackServer(routes, "fake Twilio")
+        self.port = self._http.port
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._http is not None:
+            self._http.stop()

@@ -7,21 +7,18 @@
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
-import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from smsgate.vendors.vonage import signature
-from tests.e2e.server import free_port
+from tests.vendors.loopback import LoopbackServer
 
 
 @dataclass
@@ -32,8 +29,7 @@ class FakeVonage:
     received: list[dict[str, str]] = field(default_factory=list)
     faults: list[tuple[int, Any, dict[str, str]] | float] = field(default_factory=list)
     port: int = 0
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
+    _http: LoopbackServer | None = None
 
     @property
     def base_url(self) -> str:
@@ -136,27 +132,15 @@ class FakeVonage:
         )
 
     def start(self) -> FakeVonage:
-        self.port = free_port()
-        app = Starlette(
-            routes=[
-                Route("/sms/json", self._send, methods=["POST"]),
-                Route("/account/get-balance", self._balance, methods=["GET"]),
-            ]
-        )
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert time.monotonic() < deadline, "fake Vonage did not start"
-            time.sleep(0.02)
+        routes = [
+            Route("/sms/json", self._send, methods=["POST"]),
+            Route("/account/get-balance", self._balance, methods=["GET"]),
+        ]
+        self._http = LoopbackServer(routes, "fake Vonage")
+        self.port = self._http.port
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._http is not None:
+            self._http.stop()

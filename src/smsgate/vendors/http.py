@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from smsgate.vendors.base import PermanentVendorError, TransientVendorError, Vendor, VendorError
+from smsgate.vendors.base import TransientVendorError, Vendor, VendorError
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -73,7 +73,3 @@ class HttpVendor(Vendor):
                 retry_after=retry_after_seconds(response),
             )
         raise client_error(response)
-
-
-def permanent(code: str, message: str) -> PermanentVendorError:
-    return PermanentVendorError(code, message)
