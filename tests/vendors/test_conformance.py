@@ -24,10 +24,12 @@ from smsgate.vendors.base import (
     TransientVendorError,
     Vendor,
 )
+from smsgate.vendors.generic_http import GenericHttpVendor
 from smsgate.vendors.twilio import TwilioVendor, signature
 from smsgate.vendors.vonage import VonageVendor
 from smsgate.vendors.vonage import signature as vonage_signature
 from tests.e2e.server import free_port
+from tests.vendors.fake_kannel import FakeKannel
 from tests.vendors.fake_twilio import FakeTwilio
 from tests.vendors.fake_vonage import FakeVonage
 
@@ -164,7 +166,57 @@ def vonage_case() -> Iterator[Case]:
     fake.stop()
 
 
-@pytest.fixture(params=[twilio_case, vonage_case], ids=["twilio", "vonage"])
+def generic_http_case() -> Iterator[Case]:
+    fake = FakeKannel().start()
+    hook = "https://gw.example/hooks/kannel-test/status"
+    token = "fake-kannel-callback-token-0123456789"
+
+    def make(base_url: str) -> Vendor:
+        return GenericHttpVendor(
+            "kannel-test",
+            url=base_url + "/cgi-bin/sendsms?username={username}&password={password}"
+            "&to={to_digits}&text={text}&sms_id={sms_id}&dlr-mask=31&dlr-url={callback}",
+            params={"username": fake.username},
+            secrets={"password": SecretStr(fake.password)},
+            success_status=(202,),
+            success_regex=r"^0: Accepted",
+            callback_token=SecretStr(token),
+            callback_url=hook,
+            statuses={"1": "delivered", "2": "undelivered", "8": "sent", "16": "failed"},
+            timeout=0.5,
+        )
+
+    def callback(ident: str, status: str, forged: bool) -> CallbackRequest:
+        code = {"delivered": "1", "sent": "8"}[status]
+        url = f"{hook}?token={'forged' if forged else token}&id={ident}&status={code}"
+        return CallbackRequest("POST", url, {}, b"")
+
+    yield Case(
+        name="http",
+        fake=fake,
+        make=make,
+        secret=fake.password,
+        last_request=lambda: fake.received[-1],
+        invalid_number=lambda: fake.fail_next(400, "Invalid receiver"),
+        fail=lambda status, headers: fake.fail_next(status, "busy", headers),
+        hang=fake.hang_next,
+        signed_callback=callback,
+        expected_request={
+            "username": fake.username,
+            "password": fake.password,
+            "to": "15005550006",
+            "text": "hello",
+            "sms_id": "sms_01TEST",
+            "dlr-mask": "31",
+            "dlr-url": f"{hook}?token={token}",
+        },
+    )
+    fake.stop()
+
+
+@pytest.fixture(
+    params=[twilio_case, vonage_case, generic_http_case], ids=["twilio", "vonage", "http"]
+)
 def case(request: pytest.FixtureRequest) -> Iterator[Case]:
     yield from request.param()
 

@@ -37,6 +37,7 @@ from pydantic import (
 
 from smsgate.config import Settings
 from smsgate.vendors.base import Vendor
+from smsgate.vendors.generic_http import GenericHttpVendor
 from smsgate.vendors.routing import Route
 from smsgate.vendors.twilio import TwilioVendor
 from smsgate.vendors.vonage import VonageVendor
@@ -121,8 +122,60 @@ def _vonage(name: str, raw: dict[str, Any], settings: Settings, callback: str) -
 Factory = Callable[[str, dict[str, Any], Settings, str], Vendor]
 """(name, raw config, settings, status callback URL) -> a vendor."""
 
-FACTORIES: dict[str, Factory] = {"twilio": _twilio, "vonage": _vonage}
+
+class GenericHttpConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    url: str
+    method: Literal["GET", "POST"] = "GET"
+    body: str | None = None
+    content_type: str = "application/x-www-form-urlencoded"
+    headers: dict[str, str] = {}
+    params: dict[str, str] = {}
+    secrets: dict[str, SecretStr] = {}
+    success_status: list[int] = [200, 201, 202]
+    success_regex: str = ""
+    message_id_regex: str | None = None
+    callback_token: SecretStr | None = None
+    id_param: str = "id"
+    status_param: str = "status"
+    statuses: dict[str, Literal["sent", "delivered", "undelivered", "failed"]] = {}
+
+    @field_validator("secrets", mode="before")
+    @classmethod
+    def _env_secrets(cls, value: Any) -> Any:
+        return {k: _secret(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    _token = field_validator("callback_token", mode="before")(_secret)
+
+
+def _generic_http(name: str, raw: dict[str, Any], settings: Settings, callback: str) -> Vendor:
+    cfg = GenericHttpConfig.model_validate(raw)
+    return GenericHttpVendor(
+        name,
+        url=cfg.url,
+        method=cfg.method,
+        body=cfg.body,
+        content_type=cfg.content_type,
+        headers=cfg.headers,
+        params=cfg.params,
+        secrets=cfg.secrets,
+        success_status=tuple(cfg.success_status),
+        success_regex=cfg.success_regex,
+        message_id_regex=cfg.message_id_regex,
+        callback_token=cfg.callback_token,
+        callback_url=callback,
+        id_param=cfg.id_param,
+        status_param=cfg.status_param,
+        statuses=cfg.statuses,
+        timeout=settings.vendor_timeout_seconds,
+    )
+
+
+FACTORIES: dict[str, Factory] = {"twilio": _twilio, "vonage": _vonage, "http": _generic_http}
 CONFIG_MODELS: dict[str, type[BaseModel]] = {"twilio": TwilioConfig, "vonage": VonageConfig}
+"""Types a project may bring its own account of (``/v1/vendors``)."""
 
 
 def secret_fields(kind: str) -> list[str]:

@@ -11,6 +11,7 @@ where transport failures and HTTP statuses become transient or permanent errors.
 from __future__ import annotations
 
 import email.utils
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,8 +32,17 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
+def _quiet_http_loggers() -> None:
+    """httpx logs every request's full URL at INFO (and httpcore more at DEBUG); vendor URLs
+    can carry credentials (a templated upstream's password), so keep them above that."""
+    for name, floor in (("httpx", logging.WARNING), ("httpcore", logging.INFO)):
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.level, floor))
+
+
 class HttpVendor(Vendor):
     def __init__(self, name: str, http: httpx.AsyncClient | None, timeout: float) -> None:
+        _quiet_http_loggers()
         self.name = name
         self._owns_http = http is None
         self.http = http or httpx.AsyncClient(timeout=timeout)
