@@ -25,11 +25,13 @@ from smsgate.vendors.base import (
     Vendor,
 )
 from smsgate.vendors.generic_http import GenericHttpVendor
+from smsgate.vendors.telnyx import TelnyxVendor
 from smsgate.vendors.twilio import TwilioVendor, signature
 from smsgate.vendors.vonage import VonageVendor
 from smsgate.vendors.vonage import signature as vonage_signature
 from tests.e2e.server import free_port
 from tests.vendors.fake_kannel import FakeKannel
+from tests.vendors.fake_telnyx import FakeTelnyx
 from tests.vendors.fake_twilio import FakeTwilio
 from tests.vendors.fake_vonage import FakeVonage
 
@@ -214,8 +216,49 @@ def generic_http_case() -> Iterator[Case]:
     fake.stop()
 
 
+def telnyx_case() -> Iterator[Case]:
+    fake = FakeTelnyx().start()
+    hook = "https://gw.example/hooks/telnyx-test/status"
+
+    def make(base_url: str) -> Vendor:
+        return TelnyxVendor(
+            "telnyx-test",
+            api_key=SecretStr(fake.api_key),
+            public_key=fake.public_key,
+            from_="+15005550000",
+            callback_url=hook,
+            base_url=base_url,
+            timeout=0.5,
+        )
+
+    def callback(message_id: str, status: str, forged: bool) -> CallbackRequest:
+        event = "message.finalized" if status == "delivered" else "message.sent"
+        body = fake.event_body(message_id, event, status)
+        return CallbackRequest("POST", hook, fake.signed(body, forge=forged), body)
+
+    yield Case(
+        name="telnyx",
+        fake=fake,
+        make=make,
+        secret=fake.api_key,
+        last_request=lambda: {k: v for k, v in fake.received[-1].items() if k != "id"},
+        invalid_number=lambda: fake.fail_next(422, "40310"),
+        fail=lambda status, headers: fake.fail_next(status, "10011", headers),
+        hang=fake.hang_next,
+        signed_callback=callback,
+        expected_request={
+            "to": "+15005550006",
+            "text": "hello",
+            "from": "+15005550000",
+            "webhook_url": hook,
+        },
+    )
+    fake.stop()
+
+
 @pytest.fixture(
-    params=[twilio_case, vonage_case, generic_http_case], ids=["twilio", "vonage", "http"]
+    params=[twilio_case, vonage_case, telnyx_case, generic_http_case],
+    ids=["twilio", "vonage", "telnyx", "http"],
 )
 def case(request: pytest.FixtureRequest) -> Iterator[Case]:
     yield from request.param()

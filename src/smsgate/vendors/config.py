@@ -39,6 +39,7 @@ from smsgate.config import Settings
 from smsgate.vendors.base import Vendor
 from smsgate.vendors.generic_http import GenericHttpVendor
 from smsgate.vendors.routing import Route
+from smsgate.vendors.telnyx import TelnyxVendor
 from smsgate.vendors.twilio import TwilioVendor
 from smsgate.vendors.vonage import VonageVendor
 
@@ -123,6 +124,39 @@ Factory = Callable[[str, dict[str, Any], Settings, str], Vendor]
 """(name, raw config, settings, status callback URL) -> a vendor."""
 
 
+class TelnyxConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: str
+    api_key: SecretStr
+    public_key: str
+    from_: str | None = Field(default=None, alias="from")
+    messaging_profile_id: str | None = None
+    base_url: str = "https://api.telnyx.com"
+
+    _secrets = field_validator("api_key", mode="before")(_secret)
+
+    @model_validator(mode="after")
+    def _has_sender(self) -> TelnyxConfig:
+        if not (self.from_ or self.messaging_profile_id):
+            raise ValueError("give 'from' or 'messaging_profile_id'")
+        return self
+
+
+def _telnyx(name: str, raw: dict[str, Any], settings: Settings, callback: str) -> Vendor:
+    cfg = TelnyxConfig.model_validate(raw)
+    return TelnyxVendor(
+        name,
+        api_key=cfg.api_key,
+        public_key=cfg.public_key,
+        from_=cfg.from_,
+        messaging_profile_id=cfg.messaging_profile_id,
+        callback_url=callback,
+        base_url=cfg.base_url,
+        timeout=settings.vendor_timeout_seconds,
+    )
+
+
 class GenericHttpConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -173,8 +207,17 @@ def _generic_http(name: str, raw: dict[str, Any], settings: Settings, callback: 
     )
 
 
-FACTORIES: dict[str, Factory] = {"twilio": _twilio, "vonage": _vonage, "http": _generic_http}
-CONFIG_MODELS: dict[str, type[BaseModel]] = {"twilio": TwilioConfig, "vonage": VonageConfig}
+FACTORIES: dict[str, Factory] = {
+    "twilio": _twilio,
+    "vonage": _vonage,
+    "telnyx": _telnyx,
+    "http": _generic_http,
+}
+CONFIG_MODELS: dict[str, type[BaseModel]] = {
+    "twilio": TwilioConfig,
+    "vonage": VonageConfig,
+    "telnyx": TelnyxConfig,
+}
 """Types a project may bring its own account of (``/v1/vendors``)."""
 
 
