@@ -140,3 +140,35 @@ async def test_vendor_admin_needs_admin(client: httpx.AsyncClient, gateway: Gate
     sender = await make_tenant(gateway.db, permissions=("sms:send", "sms:read"))
     r = await client.get("/v1/vendors", headers=sender.headers)
     assert r.status_code == 403
+
+
+async def test_a_projects_vendor_cannot_touch_another_projects_messages(
+    client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant, fake: FakeTwilio
+) -> None:
+    """Two projects name their own accounts alike; one's signed callback names the other's
+    message: nothing happens to it."""
+    for t in (tenant, other_tenant):
+        r = await client.post(
+            "/v1/vendors",
+            headers=t.headers,
+            json={"name": "mine", "type": "twilio", "config": twilio_config(fake)},
+        )
+        assert r.status_code == 200
+    r = await client.post(
+        "/v1/sms/send",
+        headers=tenant.headers,
+        json={"to": "+14155550123", "body": "a", "vendor": "mine"},
+    )
+    sms_id = r.json()["sms_id"]
+    sent = await wait_for_state(client, tenant, sms_id, {"sent"})
+    form = {"MessageSid": sent["vendor_message_id"], "MessageStatus": "failed"}
+    hook = f"/hooks/p/{other_tenant.project_id}/mine/status"
+    url = f"http://127.0.0.1:8000{hook}"
+    r = await client.post(
+        hook,
+        data=form,
+        headers={"X-Twilio-Signature": signature(fake.auth_token, url, list(form.items()))},
+    )
+    assert r.status_code == 200  # a valid callback of the other project, about nothing of its
+    status = await client.get(f"/v1/sms/status/{sms_id}", headers=tenant.headers)
+    assert status.json()["state"] == "sent"

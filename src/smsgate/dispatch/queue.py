@@ -224,13 +224,16 @@ async def reschedule_entry(
 
 
 async def find_by_vendor_ref(
-    session: AsyncSession, vendor: str, vendor_message_id: str
+    session: AsyncSession, vendor: str, vendor_message_id: str, project_id: str | None = None
 ) -> str | None:
-    return await session.scalar(
-        select(Message.id).where(
-            and_(Message.vendor == vendor, Message.vendor_message_id == vendor_message_id)
-        )
+    """The message a receipt is about. ``project_id`` scopes it for a project's own vendor:
+    its names are only unique within the project, and its callbacks only speak for it."""
+    query = select(Message.id).where(
+        and_(Message.vendor == vendor, Message.vendor_message_id == vendor_message_id)
     )
+    if project_id is not None:
+        query = query.where(Message.project_id == project_id)
+    return await session.scalar(query.limit(1))
 
 
 async def apply_receipt(

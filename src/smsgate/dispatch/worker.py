@@ -314,12 +314,23 @@ class Dispatcher:
 
 
 async def apply_vendor_events(
-    session: AsyncSession, vendor: str, events: list[VendorEvent], now: datetime
+    session: AsyncSession,
+    vendor: str,
+    events: list[VendorEvent],
+    now: datetime,
+    project_id: str | None = None,
 ) -> None:
-    """Turn receipts into state changes and events, with state precedence (never backwards)."""
+    """Turn receipts into state changes and events, with state precedence (never backwards).
+
+    ``project_id``: the receipts come from a project's own vendor and may only touch
+    that project's messages.
+    """
     rows = []
     for ev in events:
-        sms_id = ev.sms_id or await queue.find_by_vendor_ref(session, vendor, ev.vendor_message_id)
+        sms_id = ev.sms_id if project_id is None else None
+        sms_id = sms_id or await queue.find_by_vendor_ref(
+            session, vendor, ev.vendor_message_id, project_id
+        )
         if sms_id is None:
             log.warning("receipt from %s for unknown message %s", vendor, ev.vendor_message_id)
             continue

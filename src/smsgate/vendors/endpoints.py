@@ -34,7 +34,13 @@ log = logging.getLogger("smsgate.hooks")
 router = APIRouter(tags=["vendors"])
 
 
-async def _receive(request: Request, gw: Gateway, vendor: Vendor | None, label: str) -> int:
+async def _receive(
+    request: Request,
+    gw: Gateway,
+    vendor: Vendor | None,
+    label: str,
+    project_id: str | None = None,
+) -> int:
     if vendor is None:
         raise NotFound(f"No vendor {label} takes callbacks here.")
     url = gw.settings.resolved_public_url() + request.url.path
@@ -60,7 +66,7 @@ async def _receive(request: Request, gw: Gateway, vendor: Vendor | None, label: 
         ) from exc
     if events:
         async with gw.db.session() as session:
-            await apply_vendor_events(session, vendor.name, events, gw.clock())
+            await apply_vendor_events(session, vendor.name, events, gw.clock(), project_id)
     return len(events)
 
 
@@ -81,7 +87,8 @@ async def project_callback(
     gw: Annotated[Gateway, Depends(gateway)],
 ) -> dict[str, int]:
     vendor = await gw.byok.get(project_id, vendor_name)
-    return {"received": await _receive(request, gw, vendor, f"{project_id}/{vendor_name}")}
+    label = f"{project_id}/{vendor_name}"
+    return {"received": await _receive(request, gw, vendor, label, project_id)}
 
 
 VendorName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
