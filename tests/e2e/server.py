@@ -112,3 +112,24 @@ def printed_key(proc: Proc) -> str:
     match = KEY_RE.search(proc.output())
     assert match, proc.output()
     return match.group(1)
+
+
+def serve_with_config(
+    tmp: Path, database_url: str | None, config: str, env: dict[str, str]
+) -> tuple[Proc, str, str]:
+    """``smsgate serve`` with an ``smsgate.toml`` and its public URL set to itself, so vendor
+    callbacks reach it; returns (process, URL, the printed admin key)."""
+    path = tmp / "smsgate.toml"
+    path.write_text(config)
+    port = free_port()
+    proc, url = serve(
+        tmp,
+        database_url,
+        port=port,
+        env={
+            "SMSGATE_CONFIG_FILE": str(path),
+            "SMSGATE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            **env,
+        },
+    )
+    return proc, url, printed_key(proc)

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import free_port, printed_key, serve
+from tests.e2e.server import serve_with_config
 from tests.vendors.fake_kannel import FakeKannel
 from tests.vendors.test_twilio_e2e import wait_state
 
@@ -25,33 +25,24 @@ def fake() -> Iterator[FakeKannel]:
 def test_send_through_a_kannel_box_and_receive_its_dlr(
     tmp_path: Path, db_url: str, fake: FakeKannel
 ) -> None:
-    config = tmp_path / "smsgate.toml"
-    config.write_text(
-        'default_vendor = "kannel"\n[vendors.kannel]\ntype = "http"\n'
-        f'url = "{fake.base_url}/cgi-bin/sendsms?username={{username}}&password={{password}}'
-        '&to={to_digits}&text={text}&sms_id={sms_id}&dlr-mask=31&dlr-url={callback}"\n'
-        f'params = {{ username = "{fake.username}" }}\n'
-        'secrets = { password = { env = "T_KANNEL_PASSWORD" } }\n'
-        "success_status = [202]\n"
-        'success_regex = "^0: Accepted"\n'
-        'callback_token = { env = "T_KANNEL_TOKEN" }\n'
-        'statuses = { "1" = "delivered", "2" = "undelivered", "8" = "sent", "16" = "failed" }\n'
-    )
-    port = free_port()
     token = "kannel-callback-token-0123456789"
-    proc, url = serve(
+    proc, url, key = serve_with_config(
         tmp_path,
         db_url,
-        port=port,
-        env={
-            "SMSGATE_CONFIG_FILE": str(config),
-            "T_KANNEL_PASSWORD": fake.password,
-            "T_KANNEL_TOKEN": token,
-            "SMSGATE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        },
+        (
+            'default_vendor = "kannel"\n[vendors.kannel]\ntype = "http"\n'
+            f'url = "{fake.base_url}/cgi-bin/sendsms?username={{username}}&password={{password}}'
+            '&to={to_digits}&text={text}&sms_id={sms_id}&dlr-mask=31&dlr-url={callback}"\n'
+            f'params = {{ username = "{fake.username}" }}\n'
+            'secrets = { password = { env = "T_KANNEL_PASSWORD" } }\n'
+            "success_status = [202]\n"
+            'success_regex = "^0: Accepted"\n'
+            'callback_token = { env = "T_KANNEL_TOKEN" }\n'
+            'statuses = { "1" = "delivered", "2" = "undelivered", "8" = "sent", "16" = "failed" }\n'
+        ),
+        {"T_KANNEL_PASSWORD": fake.password, "T_KANNEL_TOKEN": token},
     )
     try:
-        key = printed_key(proc)
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
             r = c.post("/v1/sms/send", json={"to": "+14155550123", "body": "a & b = c"})
             sms_id = r.json()["sms_id"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import free_port, printed_key, serve
+from tests.e2e.server import serve_with_config
 from tests.vendors.fake_telnyx import FakeTelnyx
 from tests.vendors.test_twilio_e2e import wait_state
 
@@ -26,26 +26,18 @@ def fake() -> Iterator[FakeTelnyx]:
 def test_send_through_telnyx_and_receive_signed_webhooks(
     tmp_path: Path, db_url: str, fake: FakeTelnyx
 ) -> None:
-    config = tmp_path / "smsgate.toml"
-    config.write_text(
-        'default_vendor = "telnyx-test"\n[vendors.telnyx-test]\ntype = "telnyx"\n'
-        'api_key = { env = "T_TELNYX_KEY" }\n'
-        f'public_key = "{fake.public_key}"\nfrom = "+15005550000"\n'
-        f'base_url = "{fake.base_url}"\n'
-    )
-    port = free_port()
-    proc, url = serve(
+    proc, url, key = serve_with_config(
         tmp_path,
         db_url,
-        port=port,
-        env={
-            "SMSGATE_CONFIG_FILE": str(config),
-            "T_TELNYX_KEY": fake.api_key,
-            "SMSGATE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        },
+        (
+            'default_vendor = "telnyx-test"\n[vendors.telnyx-test]\ntype = "telnyx"\n'
+            'api_key = { env = "T_TELNYX_KEY" }\n'
+            f'public_key = "{fake.public_key}"\nfrom = "+15005550000"\n'
+            f'base_url = "{fake.base_url}"\n'
+        ),
+        {"T_TELNYX_KEY": fake.api_key},
     )
     try:
-        key = printed_key(proc)
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
             r = c.post("/v1/sms/send", json={"to": "+14155550123", "body": "via Telnyx"})
             sms_id = r.json()["sms_id"]

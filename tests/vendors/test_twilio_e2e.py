@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import free_port, printed_key, serve
+from tests.e2e.server import serve_with_config
 from tests.vendors.fake_twilio import FakeTwilio
 
 pytestmark = pytest.mark.slow
@@ -35,25 +35,17 @@ def wait_state(c: httpx.Client, sms_id: str, state: str, timeout: float = 10) ->
 def test_send_through_twilio_and_receive_a_signed_receipt(
     tmp_path: Path, db_url: str, fake: FakeTwilio
 ) -> None:
-    config = tmp_path / "smsgate.toml"
-    config.write_text(
-        f'[vendors.twilio-test]\ntype = "twilio"\naccount_sid = "{fake.account_sid}"\n'
-        'auth_token = { env = "TEST_TWILIO_TOKEN" }\nfrom = "+15005550000"\n'
-        f'base_url = "{fake.base_url}"\n'
-    )
-    port = free_port()
-    proc, url = serve(
+    proc, url, key = serve_with_config(
         tmp_path,
         db_url,
-        port=port,
-        env={
-            "SMSGATE_CONFIG_FILE": str(config),
-            "TEST_TWILIO_TOKEN": fake.auth_token,
-            "SMSGATE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        },
+        (
+            f'[vendors.twilio-test]\ntype = "twilio"\naccount_sid = "{fake.account_sid}"\n'
+            'auth_token = { env = "TEST_TWILIO_TOKEN" }\nfrom = "+15005550000"\n'
+            f'base_url = "{fake.base_url}"\n'
+        ),
+        {"TEST_TWILIO_TOKEN": fake.auth_token},
     )
     try:
-        key = printed_key(proc)
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
             r = c.post(
                 "/v1/sms/send",

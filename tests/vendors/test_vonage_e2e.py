@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.server import free_port, printed_key, serve
+from tests.e2e.server import serve_with_config
 from tests.vendors.fake_vonage import FakeVonage
 from tests.vendors.test_twilio_e2e import wait_state
 
@@ -26,27 +26,18 @@ def fake() -> Iterator[FakeVonage]:
 def test_send_through_vonage_and_receive_a_signed_receipt(
     tmp_path: Path, db_url: str, fake: FakeVonage
 ) -> None:
-    config = tmp_path / "smsgate.toml"
-    config.write_text(
-        'default_vendor = "vonage-test"\n[vendors.vonage-test]\ntype = "vonage"\n'
-        f'api_key = "{fake.api_key}"\napi_secret = {{ env = "T_VONAGE_SECRET" }}\n'
-        'signature_secret = { env = "T_VONAGE_SIG" }\nfrom = "ACME"\n'
-        f'base_url = "{fake.base_url}"\n'
-    )
-    port = free_port()
-    proc, url = serve(
+    proc, url, key = serve_with_config(
         tmp_path,
         db_url,
-        port=port,
-        env={
-            "SMSGATE_CONFIG_FILE": str(config),
-            "T_VONAGE_SECRET": fake.api_secret,
-            "T_VONAGE_SIG": fake.signature_secret,
-            "SMSGATE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        },
+        (
+            'default_vendor = "vonage-test"\n[vendors.vonage-test]\ntype = "vonage"\n'
+            f'api_key = "{fake.api_key}"\napi_secret = {{ env = "T_VONAGE_SECRET" }}\n'
+            'signature_secret = { env = "T_VONAGE_SIG" }\nfrom = "ACME"\n'
+            f'base_url = "{fake.base_url}"\n'
+        ),
+        {"T_VONAGE_SECRET": fake.api_secret, "T_VONAGE_SIG": fake.signature_secret},
     )
     try:
-        key = printed_key(proc)
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
             r = c.post("/v1/sms/send", json={"to": "+14155550123", "body": "Grüße €"})
             assert r.status_code == 200, r.text
