@@ -168,8 +168,8 @@ class ProjectVendors:
                 return cached.vendor
             secrets_ = json.loads(self.keys.unseal(row.sealed_secrets, _context(project_id, name)))
             raw = {**row.settings, **secrets_, "type": row.type}
-            vendor = vendor_config.FACTORIES[row.type](
-                name, raw, self.settings, hook_url(self.settings, project_id, name)
+            vendor = vendor_config.build(
+                row.type, name, raw, self.settings, hook_url(self.settings, project_id, name)
             )
             await self.forget(project_id, name)
             self._cache[key] = _Cached(vendor, row.updated_at, time.monotonic())

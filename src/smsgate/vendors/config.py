@@ -77,20 +77,6 @@ class TwilioConfig(BaseModel):
         return self
 
 
-def _twilio(name: str, raw: dict[str, Any], settings: Settings, callback: str) -> Vendor:
-    cfg = TwilioConfig.model_validate(raw)
-    return TwilioVendor(
-        name,
-        account_sid=cfg.account_sid,
-        auth_token=cfg.auth_token,
-        from_=cfg.from_,
-        messaging_service_sid=cfg.messaging_service_sid,
-        callback_url=callback,
-        base_url=cfg.base_url,
-        timeout=settings.vendor_timeout_seconds,
-    )
-
-
 class VonageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -103,25 +89,6 @@ class VonageConfig(BaseModel):
     base_url: str = "https://rest.nexmo.com"
 
     _secrets = field_validator("api_secret", "signature_secret", mode="before")(_secret)
-
-
-def _vonage(name: str, raw: dict[str, Any], settings: Settings, callback: str) -> Vendor:
-    cfg = VonageConfig.model_validate(raw)
-    return VonageVendor(
-        name,
-        api_key=cfg.api_key,
-        api_secret=cfg.api_secret,
-        signature_secret=cfg.signature_secret,
-        signature_method=cfg.signature_method,
-        from_=cfg.from_,
-        callback_url=callback,
-        base_url=cfg.base_url,
-        timeout=settings.vendor_timeout_seconds,
-    )
-
-
-Factory = Callable[[str, dict[str, Any], Settings, str], Vendor]
-"""(name, raw config, settings, status callback URL) -> a vendor."""
 
 
 class TelnyxConfig(BaseModel):
@@ -141,20 +108,6 @@ class TelnyxConfig(BaseModel):
         if not (self.from_ or self.messaging_profile_id):
             raise ValueError("give 'from' or 'messaging_profile_id'")
         return self
-
-
-def _telnyx(name: str, raw: dict[str, Any], settings: Settings, callback: str) -> Vendor:
-    cfg = TelnyxConfig.model_validate(raw)
-    return TelnyxVendor(
-        name,
-        api_key=cfg.api_key,
-        public_key=cfg.public_key,
-        from_=cfg.from_,
-        messaging_profile_id=cfg.messaging_profile_id,
-        callback_url=callback,
-        base_url=cfg.base_url,
-        timeout=settings.vendor_timeout_seconds,
-    )
 
 
 class GenericHttpConfig(BaseModel):
@@ -184,35 +137,24 @@ class GenericHttpConfig(BaseModel):
     _token = field_validator("callback_token", mode="before")(_secret)
 
 
-def _generic_http(name: str, raw: dict[str, Any], settings: Settings, callback: str) -> Vendor:
-    cfg = GenericHttpConfig.model_validate(raw)
-    return GenericHttpVendor(
-        name,
-        url=cfg.url,
-        method=cfg.method,
-        body=cfg.body,
-        content_type=cfg.content_type,
-        headers=cfg.headers,
-        params=cfg.params,
-        secrets=cfg.secrets,
-        success_status=tuple(cfg.success_status),
-        success_regex=cfg.success_regex,
-        message_id_regex=cfg.message_id_regex,
-        callback_token=cfg.callback_token,
-        callback_url=callback,
-        id_param=cfg.id_param,
-        status_param=cfg.status_param,
-        statuses=cfg.statuses,
-        timeout=settings.vendor_timeout_seconds,
-    )
-
-
-FACTORIES: dict[str, Factory] = {
-    "twilio": _twilio,
-    "vonage": _vonage,
-    "telnyx": _telnyx,
-    "http": _generic_http,
+TYPES: dict[str, tuple[type[BaseModel], Callable[..., Vendor]]] = {
+    "twilio": (TwilioConfig, TwilioVendor),
+    "vonage": (VonageConfig, VonageVendor),
+    "telnyx": (TelnyxConfig, TelnyxVendor),
+    "http": (GenericHttpConfig, GenericHttpVendor),
 }
+"""Vendor types: the model that validates a config, and the adapter built from it. A
+config model's fields (but ``type``) are the adapter's keyword arguments, by name."""
+
+
+def build(kind: str, name: str, raw: dict[str, Any], settings: Settings, callback: str) -> Vendor:
+    """Validate ``raw`` for vendor type ``kind`` and build the adapter."""
+    model, adapter = TYPES[kind]
+    cfg = model.model_validate(raw)
+    fields = {field: getattr(cfg, field) for field in model.model_fields if field != "type"}
+    return adapter(name, **fields, callback_url=callback, timeout=settings.vendor_timeout_seconds)
+
+
 CONFIG_MODELS: dict[str, type[BaseModel]] = {
     "twilio": TwilioConfig,
     "vonage": VonageConfig,
@@ -291,15 +233,14 @@ def load_all(settings: Settings) -> GatewayVendors:
         if name == "simulator":
             raise ConfigError(f"{path}: 'simulator' is built in and cannot be redefined")
         kind = raw.get("type") if isinstance(raw, dict) else None
-        factory = FACTORIES.get(str(kind))
-        if factory is None:
+        if kind not in TYPES:
             raise ConfigError(
-                f"{path}: vendor {name!r} has type {kind!r}; known: {', '.join(FACTORIES)}"
+                f"{path}: vendor {name!r} has type {kind!r}; known: {', '.join(TYPES)}"
             )
         raw = dict(raw)
         try:
             prices[name] = {k: Decimal(str(v)) for k, v in (raw.pop("prices", None) or {}).items()}
-            vendors.append(factory(name, raw, settings, callback_url(settings, name)))
+            vendors.append(build(str(kind), name, raw, settings, callback_url(settings, name)))
         except (ValidationError, ValueError, ArithmeticError) as exc:
             raise ConfigError(f"{path}: vendor {name!r}: {exc}") from exc
     names = {"simulator"} | {v.name for v in vendors}

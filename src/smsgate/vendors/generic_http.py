@@ -22,7 +22,7 @@ import hmac
 import json
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar, Literal
 from urllib.parse import parse_qsl, quote
 
@@ -72,7 +72,7 @@ class GenericHttpVendor(HttpVendor):
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         secrets: Mapping[str, SecretStr] | None = None,
-        success_status: tuple[int, ...] = (200, 201, 202),
+        success_status: Sequence[int] = (200, 201, 202),
         success_regex: str = "",
         message_id_regex: str | None = None,
         callback_token: SecretStr | None = None,
@@ -88,7 +88,7 @@ class GenericHttpVendor(HttpVendor):
         self.headers = dict(headers or {})
         self.params = dict(params or {})
         self._secrets = dict(secrets or {})
-        self.success_status = success_status
+        self.success_status = tuple(success_status)
         self.success_regex = re.compile(success_regex)
         self.message_id_regex = re.compile(message_id_regex) if message_id_regex else None
         self._token = callback_token
