@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 import httpx
@@ -11,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from tests.vendors.loopback import LoopbackServer
+from tests.vendors.loopback import Faults, LoopbackServer
 
 
 @dataclass
@@ -19,7 +18,7 @@ class FakeKannel:
     username: str = "tester"
     password: str = "fake-kannel-password-0123456789"
     received: list[dict[str, str]] = field(default_factory=list)
-    faults: list[tuple[int, str, dict[str, str]] | float] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
     port: int = 0
     _http: LoopbackServer | None = None
 
@@ -28,21 +27,16 @@ class FakeKannel:
         return f"http://127.0.0.1:{self.port}"
 
     def fail_next(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
-        self.faults.append((status, text, headers or {}))
+        self.faults.fail(status, text, headers)
 
     def hang_next(self, seconds: float) -> None:
-        self.faults.append(seconds)
+        self.faults.hang(seconds)
 
     async def _sendsms(self, request: Request) -> Response:
         query = dict(request.query_params)
         self.received.append(query)
-        if self.faults:
-            fault = self.faults.pop(0)
-            if isinstance(fault, float):
-                await asyncio.sleep(fault)
-            else:
-                status, text, headers = fault
-                return PlainTextResponse(text, status_code=status, headers=headers)
+        if (fault := await self.faults.next()) is not None:
+            return fault
         if query.get("username") != self.username or query.get("password") != self.password:
             return PlainTextResponse("Authorization failed for sendsms", status_code=403)
         if not query.get("to", "").isdigit():

@@ -3,7 +3,6 @@ and its Ed25519-signed webhooks, served over real HTTP on loopback."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -18,14 +17,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.vendors.loopback import LoopbackServer
+from tests.vendors.loopback import Faults, LoopbackServer
 
 
 @dataclass
 class FakeTelnyx:
     api_key: str = "KEYfake-telnyx-api-key-0123456789"
     received: list[dict[str, Any]] = field(default_factory=list)
-    faults: list[tuple[int, Any, dict[str, str]] | float] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
     port: int = 0
     _signing: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
     _http: LoopbackServer | None = None
@@ -43,21 +42,16 @@ class FakeTelnyx:
         self, status: int, code: str = "10007", headers: dict[str, str] | None = None
     ) -> None:
         body = {"errors": [{"code": code, "title": "Error", "detail": f"fault {status}"}]}
-        self.faults.append((status, body, headers or {}))
+        self.faults.fail(status, body, headers)
 
     def hang_next(self, seconds: float) -> None:
-        self.faults.append(seconds)
+        self.faults.hang(seconds)
 
     async def _messages(self, request: Request) -> Response:
         body = json.loads(await request.body())
         self.received.append(body)
-        if self.faults:
-            fault = self.faults.pop(0)
-            if isinstance(fault, float):
-                await asyncio.sleep(fault)
-            else:
-                status, payload, headers = fault
-                return JSONResponse(payload, status_code=status, headers=headers)
+        if (fault := await self.faults.next()) is not None:
+            return fault
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return JSONResponse(
                 {"errors": [{"code": "10009", "title": "Authentication failed"}]}, status_code=401

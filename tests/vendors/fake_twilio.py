@@ -8,11 +8,9 @@ POSTs to ``StatusCallback``. Tests queue faults (``fail_next``, ``hang_next``).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -21,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from smsgate.vendors.twilio import signature
-from tests.vendors.loopback import LoopbackServer
+from tests.vendors.loopback import Faults, LoopbackServer
 
 
 @dataclass
@@ -37,7 +35,7 @@ class FakeTwilio:
     account_sid: str = "AC" + "0" * 32
     auth_token: str = "fake-twilio-auth-token-0123456789"
     received: list[Received] = field(default_factory=list)
-    faults: list[tuple[int, dict[str, Any], dict[str, str]] | float] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
     down: bool = False
     """While True every send answers 503 (an outage)."""
     port: int = 0
@@ -56,10 +54,10 @@ class FakeTwilio:
             "more_info": f"https://www.twilio.com/docs/errors/{code}",
             "status": status,
         }
-        self.faults.append((status, body, headers or {}))
+        self.faults.fail(status, body, headers)
 
     def hang_next(self, seconds: float) -> None:
-        self.faults.append(seconds)
+        self.faults.hang(seconds)
 
     async def _messages(self, request: Request) -> Response:
         sid = request.path_params["sid"]
@@ -69,13 +67,8 @@ class FakeTwilio:
             return JSONResponse(
                 {"code": 20500, "message": "Internal Server Error", "status": 503}, status_code=503
             )
-        if self.faults:
-            fault = self.faults.pop(0)
-            if isinstance(fault, float):
-                await asyncio.sleep(fault)
-            else:
-                status, body, headers = fault
-                return JSONResponse(body, status_code=status, headers=headers)
+        if (fault := await self.faults.next()) is not None:
+            return fault
         expected = (
             "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         )

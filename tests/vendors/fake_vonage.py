@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from smsgate.vendors.vonage import signature
-from tests.vendors.loopback import LoopbackServer
+from tests.vendors.loopback import Faults, LoopbackServer
 
 
 @dataclass
@@ -27,7 +27,7 @@ class FakeVonage:
     api_secret: str = "fake-vonage-api-secret-0123456789"
     signature_secret: str = "fake-vonage-signature-secret-0123456789"
     received: list[dict[str, str]] = field(default_factory=list)
-    faults: list[tuple[int, Any, dict[str, str]] | float] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
     port: int = 0
     _http: LoopbackServer | None = None
 
@@ -37,28 +37,21 @@ class FakeVonage:
 
     def reject_next(self, status: str, text: str) -> None:
         """The documented way Vonage refuses: HTTP 200 with a non-zero message status."""
-        self.faults.append(
-            (200, {"message-count": "1", "messages": [{"status": status, "error-text": text}]}, {})
+        self.faults.fail(
+            200, {"message-count": "1", "messages": [{"status": status, "error-text": text}]}
         )
 
     def fail_next(self, http_status: int, headers: dict[str, str] | None = None) -> None:
-        self.faults.append((http_status, {"error": "fault"}, headers or {}))
+        self.faults.fail(http_status, {"error": "fault"}, headers)
 
     def hang_next(self, seconds: float) -> None:
-        self.faults.append(seconds)
+        self.faults.hang(seconds)
 
     async def _send(self, request: Request) -> Response:
-        import asyncio
-
         form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
         self.received.append(form)
-        if self.faults:
-            fault = self.faults.pop(0)
-            if isinstance(fault, float):
-                await asyncio.sleep(fault)
-            else:
-                status, body, headers = fault
-                return JSONResponse(body, status_code=status, headers=headers)
+        if (fault := await self.faults.next()) is not None:
+            return fault
         if form.get("api_key") != self.api_key or form.get("api_secret") != self.api_secret:
             return JSONResponse(
                 {
