@@ -172,3 +172,47 @@ async def test_a_projects_vendor_cannot_touch_another_projects_messages(
     assert r.status_code == 200  # a valid callback of the other project, about nothing of its
     status = await client.get(f"/v1/sms/status/{sms_id}", headers=tenant.headers)
     assert status.json()["state"] == "sent"
+
+
+async def test_own_aliyun_account_takes_its_pushed_reports(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    from tests.vendors.fake_aliyun import FakeAliyun
+
+    aliyun = FakeAliyun().start()
+    token = "project-aliyun-receipt-token-0123456789"
+    try:
+        h = tenant.headers
+        config = {
+            "access_key_id": aliyun.access_key_id,
+            "access_key_secret": aliyun.access_key_secret,
+            "sign_name": aliyun.sign_name,
+            "template_code": aliyun.template_code,
+            "callback_token": token,
+            "base_url": aliyun.base_url,
+        }
+        r = await client.post(
+            "/v1/vendors", headers=h, json={"name": "my-aliyun", "type": "aliyun", "config": config}
+        )
+        assert r.status_code == 200, r.text
+        created = r.json()
+        assert created["secret_fields"] == ["access_key_secret", "callback_token"]
+        assert aliyun.access_key_secret not in r.text and token not in r.text
+        r = await client.post(
+            "/v1/sms/send",
+            headers=h,
+            json={"to": "+8613800138000", "body": "自己的账号", "vendor": "my-aliyun"},
+        )
+        sms_id = r.json()["sms_id"]
+        await wait_for_state(client, tenant, sms_id, {"sent"})
+        [sent] = aliyun.received
+        assert sent.biz_id is not None
+        hook = f"/hooks/p/{tenant.project_id}/my-aliyun/status"
+        report = aliyun.report(sent.biz_id)
+        refused = await client.post(f"{hook}?token=guess", json=[report])
+        assert refused.status_code == 403
+        ok = await client.post(f"{hook}?token={token}", json=[report])
+        assert ok.status_code == 200 and ok.json() == {"code": 0, "msg": "成功"}
+        await wait_for_state(client, tenant, sms_id, {"delivered"})
+    finally:
+        aliyun.stop()

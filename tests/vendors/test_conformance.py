@@ -6,6 +6,7 @@ secrets kept out of repr and logs.) Each vendor adds one ``Case``.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from smsgate.vendors.aliyun import AliyunVendor, rpc_signature
 from smsgate.vendors.base import (
     CallbackRequest,
     InvalidCallback,
@@ -25,12 +27,15 @@ from smsgate.vendors.base import (
     Vendor,
 )
 from smsgate.vendors.generic_http import GenericHttpVendor
+from smsgate.vendors.plivo import PlivoVendor, signature_v3
 from smsgate.vendors.telnyx import TelnyxVendor
 from smsgate.vendors.twilio import TwilioVendor, signature
 from smsgate.vendors.vonage import VonageVendor
 from smsgate.vendors.vonage import signature as vonage_signature
 from tests.e2e.server import free_port
+from tests.vendors.fake_aliyun import FakeAliyun
 from tests.vendors.fake_kannel import FakeKannel
+from tests.vendors.fake_plivo import FakePlivo
 from tests.vendors.fake_telnyx import FakeTelnyx
 from tests.vendors.fake_twilio import FakeTwilio
 from tests.vendors.fake_vonage import FakeVonage
@@ -256,9 +261,105 @@ def telnyx_case() -> Iterator[Case]:
     fake.stop()
 
 
+def plivo_case() -> Iterator[Case]:
+    fake = FakePlivo().start()
+    hook = "https://gw.example/hooks/plivo-test/status"
+
+    def make(base_url: str) -> Vendor:
+        return PlivoVendor(
+            "plivo-test",
+            auth_id=fake.auth_id,
+            auth_token=SecretStr(fake.auth_token),
+            from_="+15005550000",
+            callback_url=hook,
+            base_url=base_url,
+            timeout=0.5,
+        )
+
+    def callback(message_uuid: str, status: str, forged: bool) -> CallbackRequest:
+        form = {"MessageUUID": message_uuid, "Status": status, "ErrorCode": "", "Units": "1"}
+        headers = {k.lower(): v for k, v in fake.signed_headers(hook, form, forge=forged).items()}
+        return CallbackRequest("POST", hook, headers, str(httpx.QueryParams(form)).encode())
+
+    yield Case(
+        name="plivo",
+        fake=fake,
+        make=make,
+        secret=fake.auth_token,
+        last_request=lambda: fake.received[-1].body,
+        invalid_number=lambda: fake.fail_next(400, "invalid destination number"),
+        fail=lambda status, headers: fake.fail_next(status, "failure", headers),
+        hang=fake.hang_next,
+        signed_callback=callback,
+        expected_request={
+            "src": "+15005550000",
+            "dst": "+15005550006",
+            "text": "hello",
+            "url": hook,
+            "method": "POST",
+        },
+    )
+    fake.stop()
+
+
+def aliyun_case() -> Iterator[Case]:
+    fake = FakeAliyun().start()
+    hook = "https://gw.example/hooks/aliyun-test/status"
+    token = "fake-aliyun-receipt-token-0123456789"
+
+    def make(base_url: str) -> Vendor:
+        return AliyunVendor(
+            "aliyun-test",
+            access_key_id=fake.access_key_id,
+            access_key_secret=SecretStr(fake.access_key_secret),
+            sign_name=fake.sign_name,
+            template_code=fake.template_code,
+            callback_token=SecretStr(token),
+            callback_url=hook,
+            base_url=base_url,
+            timeout=0.5,
+        )
+
+    def callback(biz_id: str, status: str, forged: bool) -> CallbackRequest:
+        report = {"biz_id": biz_id, "out_id": "sms_01TEST", "success": status == "delivered"}
+        body = json.dumps(
+            [{**report, "err_code": "DELIVERED", "report_time": "2026-11-25 18:00:03"}]
+        )
+        url = f"{hook}?token={'forged' if forged else token}"
+        return CallbackRequest("POST", url, {"content-type": "application/json"}, body.encode())
+
+    yield Case(
+        name="aliyun",
+        fake=fake,
+        make=make,
+        secret=fake.access_key_secret,
+        last_request=lambda: fake.received[-1].params,
+        invalid_number=lambda: fake.reject_next("isv.MOBILE_NUMBER_ILLEGAL", "非法手机号"),
+        fail=lambda status, headers: fake.fail_next(
+            status, "Throttling.User" if status == 429 else "ServiceUnavailable", headers
+        ),
+        hang=fake.hang_next,
+        signed_callback=callback,
+        expected_request={
+            "Action": "SendSms",
+            "Version": "2017-05-25",
+            "Format": "JSON",
+            "AccessKeyId": fake.access_key_id,
+            "SignatureMethod": "HMAC-SHA1",
+            "SignatureVersion": "1.0",
+            "PhoneNumbers": "15005550006",
+            "SignName": fake.sign_name,
+            "TemplateCode": fake.template_code,
+            "TemplateParam": '{"content": "hello"}',
+            "OutId": "sms_01TEST",
+        },
+    )
+    fake.stop()
+
+
 @pytest.fixture(
-    params=[twilio_case, vonage_case, telnyx_case, generic_http_case],
-    ids=["twilio", "vonage", "telnyx", "http"],
+    params=[twilio_case, vonage_case, telnyx_case, generic_http_case, plivo_case, aliyun_case],
+    ids=["twilio", "vonage", "telnyx", "http", "plivo", "aliyun"],
 )
 def case(request: pytest.FixtureRequest) -> Iterator[Case]:
     yield from request.param()
@@ -368,3 +469,71 @@ def test_twilio_signature_matches_the_documented_example() -> None:
         signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", list(params.items()))
         == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
     )
+
+
+# Plivo's own test vectors for V3 (plivo-go's utils tests): one voice callback, signed
+# for POST and for GET, to a URL with and without a query.
+PLIVO_TOKEN = "Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc4"
+PLIVO_PARAMS = {
+    "Direction": "outbound",
+    "From": "19792014278",
+    "ALegUUID": "3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36",
+    "CallStatus": "in-progress",
+    "BillRate": "0.002",
+    "ParentAuthID": "MANWVLYTK4ZWU1YTY4QA",
+    "To": "sip:PlivoSignature382029104058171078704104@phone-qa.voice.plivodev.com",
+    "ALegRequestUUID": "3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36",
+    "CallUUID": "3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36",
+    "RequestUUID": "3e82ae9d-2c78-4d85-b1a4-6eae7dbafb36",
+    "SIP-H-To": "<sip:PlivoSignature382029104058171078704104@52.9.11.55;transport=udp>;tag=1",
+    "SessionStart": "2020-04-08 11:34:33.238707",
+    "Event": "StartApp",
+}
+
+
+@pytest.mark.parametrize(
+    ("query", "method", "expected"),
+    [
+        ("/?a=b&c=d", "POST", "k7Pusd4OxCIjR5IfA9iedDNu/h/gbdYqdzG/MiYtd1c="),
+        ("/?a=b&c=d", "GET", "UBq8jAtd32wR8EK9VgxbBn4n5rpI/l1H9iN4WfSEHFQ="),
+        ("", "POST", "iAjE5QqI37mbkYe4w3jTMudqEzbDufdqi7sYwTu64e0="),
+        ("", "GET", "i/MQsaQSAd6fiKhOh2qeeeLHZ9faldADSb3/7+Akfbc="),
+    ],
+)
+def test_plivo_v3_signature_matches_plivos_vectors(query: str, method: str, expected: str) -> None:
+    url = "https://plivobin.non-prod.plivops.com/api/v1/validate_signature03.xml" + query
+    nonce = "31627761595286130198"
+    assert signature_v3(PLIVO_TOKEN, method, url, list(PLIVO_PARAMS.items()), nonce) == expected
+
+
+def test_aliyun_signature_matches_the_documented_examples() -> None:
+    # The RPC signing example of Alibaba Cloud's documentation (an ECS call)...
+    ecs = {
+        "AccessKeyId": "testid",
+        "Action": "DescribeRegions",
+        "Format": "XML",
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureNonce": "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
+        "SignatureVersion": "1.0",
+        "Timestamp": "2016-02-23T12:46:24Z",
+        "Version": "2014-05-26",
+    }
+    assert rpc_signature("testsecret", "GET", ecs) == "OLeaidS1JvxuMvnyHOwuJ+uX5qY="
+    # ...and the SMS documentation's SendSms example, with a Chinese sign name.
+    send = {
+        "AccessKeyId": "testId",
+        "Action": "SendSms",
+        "Format": "XML",
+        "OutId": "123",
+        "PhoneNumbers": "15300000001",
+        "RegionId": "cn-hangzhou",
+        "SignName": "阿里云短信测试专用",
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureNonce": "45e25e9b-0a6f-4070-8c85-2956eda1b466",
+        "SignatureVersion": "1.0",
+        "TemplateCode": "SMS_71390007",
+        "TemplateParam": '{"customer":"test"}',
+        "Timestamp": "2017-07-12T02:42:19Z",
+        "Version": "2017-05-25",
+    }
+    assert rpc_signature("testSecret", "GET", send) == "zJDF+Lrzhj/ThnlvIToysFRq6t4="

@@ -44,6 +44,8 @@ __all__ = [
     "Encoding",
     "TextInfo",
     "analyze",
+    "decode",
+    "encode",
     "is_gsm7",
     "septet_length",
     "split",
@@ -98,6 +100,38 @@ GSM7_EXTENSION: Final[frozenset[str]] = frozenset(_EXTENSION_TABLE.values())
 
 _GSM7_ALL: Final[frozenset[str]] = GSM7_BASIC | GSM7_EXTENSION
 _SEPTETS: Final[dict[str, int]] = {c: 1 for c in GSM7_BASIC} | {c: 2 for c in GSM7_EXTENSION}
+
+
+_CODE: Final[dict[str, bytes]] = {
+    c: bytes([i]) for i, c in enumerate(_BASIC_TABLE) if c != _ESC
+} | {c: bytes([0x1B, code]) for code, c in _EXTENSION_TABLE.items()}
+_EXTENSION_CHAR: Final[dict[int, str]] = dict(_EXTENSION_TABLE)
+
+
+def encode(text: str) -> bytes:
+    """``text`` in the GSM-7 default alphabet, one septet per octet (unpacked, as SMPP
+    carries it with ``data_coding`` 0). ``ValueError`` if a character is not GSM-7."""
+    try:
+        return b"".join(_CODE[c] for c in text)
+    except KeyError as exc:
+        raise ValueError(f"{exc.args[0]!r} is not in the GSM-7 alphabet") from None
+
+
+def decode(data: bytes) -> str:
+    """Unpacked GSM-7 septets back to text. An unknown escape gives a space, as the
+    standard asks for (3GPP TS 23.038 §6.2.1.1); octets above 0x7F are read as 7-bit."""
+    out: list[str] = []
+    escaped = False
+    for octet in data:
+        octet &= 0x7F
+        if escaped:
+            out.append(_EXTENSION_CHAR.get(octet, " "))
+            escaped = False
+        elif octet == 0x1B:
+            escaped = True
+        else:
+            out.append(_BASIC_TABLE[octet])
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,10 @@ A vendor never touches the database or the queue: the dispatcher owns those.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,9 @@ class OutboundMessage:
 @dataclass(frozen=True, slots=True)
 class Submitted:
     vendor_message_id: str
+    part_ids: tuple[str, ...] = ()
+    """Every part's id when the upstream took a long message as several (SMPP), in order;
+    each part gets its own receipt. Empty when the upstream has one id per message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,33 @@ class VendorEvent:
     error_code: str | None = None
     error_message: str | None = None
     occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundPart:
+    """Where one part of a concatenated inbound message belongs."""
+
+    reference: int
+    total: int
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message a phone sent to one of our numbers (mobile-originated)."""
+
+    from_: str
+    to: str
+    body: str
+    vendor_message_id: str | None = None
+    part: InboundPart | None = None
+    """Set for one part of a long message: the parts are stored and joined when all came."""
+    received_at: datetime | None = None
+
+
+EventSink = Callable[[str, Sequence["VendorEvent | InboundMessage"]], Awaitable[None]]
+"""Where a vendor with its own connection (SMPP) hands receipts and inbound messages:
+``sink(vendor name, events)`` returns once they are durably stored."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +138,15 @@ class Vendor:
         Raise ``InvalidCallback`` when the signature does not hold.
         """
         raise InvalidCallback(f"{self.name} takes no callbacks")
+
+    def callback_answer(self, received: int) -> dict[str, Any]:
+        """The body that answers an accepted callback (some upstreams expect their own)."""
+        return {"received": received}
+
+    async def start(self, sink: EventSink) -> None:
+        """Open long-lived connections (SMPP binds). Receipts and inbound messages that
+        arrive on them go to ``sink``. HTTP vendors have nothing to start."""
+        return None
 
     async def check(self) -> str:
         """Reach the upstream without sending anything (``smsgate vendors check``).

@@ -18,6 +18,7 @@ The built-in ``simulator`` is always there. Status callbacks are addressed to
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,9 +37,12 @@ from pydantic import (
 )
 
 from smsgate.config import Settings
+from smsgate.vendors.aliyun import AliyunVendor
 from smsgate.vendors.base import Vendor
 from smsgate.vendors.generic_http import GenericHttpVendor
+from smsgate.vendors.plivo import PlivoVendor
 from smsgate.vendors.routing import Route
+from smsgate.vendors.smpp.vendor import SmppVendor
 from smsgate.vendors.telnyx import TelnyxVendor
 from smsgate.vendors.twilio import TwilioVendor
 from smsgate.vendors.vonage import VonageVendor
@@ -110,6 +114,50 @@ class TelnyxConfig(BaseModel):
         return self
 
 
+class PlivoConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, hide_input_in_errors=True)
+
+    type: str
+    auth_id: str
+    auth_token: SecretStr
+    from_: str | None = Field(default=None, alias="from")
+    powerpack_uuid: str | None = None
+    base_url: str = "https://api.plivo.com"
+
+    _secrets = field_validator("auth_token", mode="before")(_secret)
+
+    @model_validator(mode="after")
+    def _has_sender(self) -> PlivoConfig:
+        if not (self.from_ or self.powerpack_uuid):
+            raise ValueError("give 'from' or 'powerpack_uuid'")
+        return self
+
+
+class AliyunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    type: str
+    access_key_id: str
+    access_key_secret: SecretStr
+    sign_name: str
+    template_code: str
+    template_param_name: str = "content"
+    otp_template_code: str | None = None
+    otp_param_name: str = "code"
+    callback_token: SecretStr | None = None
+    base_url: str = "https://dysmsapi.aliyuncs.com"
+
+    _secrets = field_validator("access_key_secret", "callback_token", mode="before")(_secret)
+
+    @field_validator("callback_token")
+    @classmethod
+    def _random_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # It rides in a URL query and is the receipts' only proof of origin.
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{24,}", value.get_secret_value()):
+            raise ValueError("use at least 24 random characters of A-Z a-z 0-9 _ -")
+        return value
+
+
 class GenericHttpConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -137,11 +185,53 @@ class GenericHttpConfig(BaseModel):
     _token = field_validator("callback_token", mode="before")(_secret)
 
 
+class SmppConfig(BaseModel):
+    """``type = "smpp"``: see docs/vendors/smpp.md for every key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    host: str
+    port: int = Field(default=2775, ge=1, le=65535)
+    system_id: str = Field(max_length=15)
+    password: SecretStr
+    system_type: str = Field(default="", max_length=12)
+    binding: Literal["transceiver", "transmitter_receiver", "transmitter"] = "transceiver"
+    binds: int = Field(default=1, ge=1, le=32)
+    window: int = Field(default=10, ge=1, le=1000)
+    throughput: float = Field(default=0.0, ge=0)
+    enquire_link_interval: float = Field(default=30.0, gt=0)
+    response_timeout: float = Field(default=10.0, gt=0)
+    reconnect_min: float = Field(default=0.5, gt=0)
+    reconnect_max: float = Field(default=30.0, gt=0)
+    throttle_pause: float = Field(default=1.0, gt=0)
+    bind_wait: float = Field(default=5.0, ge=0)
+    tls: bool = False
+    tls_ca_file: str | None = None
+    tls_verify: bool = True
+    tls_server_name: str | None = None
+    source_addr: str | None = None
+    source_ton: int | None = Field(default=None, ge=0, le=6)
+    source_npi: int | None = Field(default=None, ge=0, le=18)
+    dest_ton: int | None = Field(default=None, ge=0, le=6)
+    dest_npi: int | None = Field(default=None, ge=0, le=18)
+    service_type: str = Field(default="", max_length=5)
+    long_messages: Literal["udh", "sar", "payload"] = "udh"
+    latin1: bool = False
+    delivery_receipts: bool = True
+    receipt_ids: Literal["auto", "same", "hex_to_dec", "dec_to_hex"] = "auto"
+
+    _secrets = field_validator("password", mode="before")(_secret)
+
+
 TYPES: dict[str, tuple[type[BaseModel], Callable[..., Vendor]]] = {
     "twilio": (TwilioConfig, TwilioVendor),
     "vonage": (VonageConfig, VonageVendor),
     "telnyx": (TelnyxConfig, TelnyxVendor),
+    "plivo": (PlivoConfig, PlivoVendor),
+    "aliyun": (AliyunConfig, AliyunVendor),
     "http": (GenericHttpConfig, GenericHttpVendor),
+    "smpp": (SmppConfig, SmppVendor),
 }
 """Vendor types: the model that validates a config, and the adapter built from it. A
 config model's fields (but ``type``) are the adapter's keyword arguments, by name."""
@@ -159,6 +249,8 @@ CONFIG_MODELS: dict[str, type[BaseModel]] = {
     "twilio": TwilioConfig,
     "vonage": VonageConfig,
     "telnyx": TelnyxConfig,
+    "plivo": PlivoConfig,
+    "aliyun": AliyunConfig,
 }
 """Types a project may bring its own account of (``/v1/vendors``)."""
 

@@ -5,7 +5,8 @@
 
 No API key: the vendor's signature is the authentication. A bad signature is a 403
 (and a warning in the log); an unknown vendor a 404. Repeats are harmless: a receipt
-only moves a message forward (a late ``sent`` never undoes ``delivered``).
+only moves a message forward (a late ``sent`` never undoes ``delivered``). An accepted
+callback is answered ``{"received": n}``, or with the body its vendor expects.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ async def _receive(
     vendor: Vendor | None,
     label: str,
     project_id: str | None = None,
-) -> int:
+) -> dict[str, Any]:
     if vendor is None:
         raise NotFound(f"No vendor {label} takes callbacks here.")
     url = gw.settings.resolved_public_url() + request.url.path
@@ -67,15 +68,15 @@ async def _receive(
     if events:
         async with gw.db.session() as session:
             await apply_vendor_events(session, vendor.name, events, gw.clock(), project_id)
-    return len(events)
+    return vendor.callback_answer(len(events))
 
 
 @router.post("/hooks/{vendor_name}/{kind}", summary="a gateway vendor's callback")
 async def callback(
     vendor_name: str, kind: str, request: Request, gw: Annotated[Gateway, Depends(gateway)]
-) -> dict[str, int]:
+) -> dict[str, Any]:
     vendor = gw.vendors.get(vendor_name) if vendor_name != "simulator" else None
-    return {"received": await _receive(request, gw, vendor, vendor_name)}
+    return await _receive(request, gw, vendor, vendor_name)
 
 
 @router.post("/hooks/p/{project_id}/{vendor_name}/{kind}", summary="a project vendor's callback")
@@ -85,10 +86,10 @@ async def project_callback(
     kind: str,
     request: Request,
     gw: Annotated[Gateway, Depends(gateway)],
-) -> dict[str, int]:
+) -> dict[str, Any]:
     vendor = await gw.byok.get(project_id, vendor_name)
     label = f"{project_id}/{vendor_name}"
-    return {"received": await _receive(request, gw, vendor, label, project_id)}
+    return await _receive(request, gw, vendor, label, project_id)
 
 
 VendorName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]

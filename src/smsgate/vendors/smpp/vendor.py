@@ -1,0 +1,351 @@
+"""The SMPP 3.4 vendor: several binds to one SMSC, submits spread over them.
+
+``send`` turns one message into its ``submit_sm`` parts (``coding.encode_message``) and
+submits them in order on one bound session, retrying a part the SMSC throttled once the
+session's pause is over. Receipts and inbound messages arrive as ``deliver_sm`` on any
+receiving session and go to the gateway's sink; the SMSC gets its ``deliver_sm_resp``
+only after the sink has stored them.
+
+Errors, by cause:
+
+* no session bound (within ``bind_wait``), the connection lost before the response, or no
+  response in time → ``TransientVendorError`` (retried; counts against the breaker);
+* a ``command_status`` → :data:`pdu.STATUS` says transient or permanent; throttling is
+  retried inside ``send`` (it is the SMSC asking us to slow down, not a failure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import ssl
+from collections import OrderedDict
+from typing import Any, Literal
+
+from pydantic import SecretStr
+
+from smsgate.db.types import utcnow
+from smsgate.vendors.base import (
+    EventSink,
+    InboundMessage,
+    InboundPart,
+    OutboundMessage,
+    PermanentVendorError,
+    Submitted,
+    TransientVendorError,
+    Vendor,
+    VendorError,
+    VendorEvent,
+)
+from smsgate.vendors.smpp import coding, pdu, receipts
+from smsgate.vendors.smpp.pdu import Pdu
+from smsgate.vendors.smpp.session import BindMode, Session, SessionConfig, SessionLost
+
+log = logging.getLogger("smsgate.smpp")
+
+Binding = Literal["transceiver", "transmitter_receiver", "transmitter"]
+
+_MODES: dict[Binding, tuple[BindMode, ...]] = {
+    "transceiver": ("transceiver",),
+    "transmitter_receiver": ("transmitter", "receiver"),
+    "transmitter": ("transmitter",),
+}
+
+_RECENT_IDS = 200_000
+"""How many submitted ids the vendor remembers to tell a receipt's id format."""
+
+
+def _address(number: str, ton: int | None, npi: int | None) -> tuple[str, int, int]:
+    """An address and its TON/NPI: E.164 → international/ISDN, letters → alphanumeric,
+    a short all-digit sender → national. Configured values win."""
+    if number.startswith("+"):
+        guess = (number[1:], 1, 1)
+    elif not number.isdigit():
+        guess = (number, 5, 0)
+    elif len(number) <= 8:
+        guess = (number, 3, 0)
+    else:
+        guess = (number, 1, 1)
+    return guess[0], guess[1] if ton is None else ton, guess[2] if npi is None else npi
+
+
+class SmppVendor(Vendor):
+    kind = "smpp"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        host: str,
+        port: int,
+        system_id: str,
+        password: SecretStr,
+        system_type: str = "",
+        binding: Binding = "transceiver",
+        binds: int = 1,
+        window: int = 10,
+        throughput: float = 0.0,
+        enquire_link_interval: float = 30.0,
+        response_timeout: float = 10.0,
+        reconnect_min: float = 0.5,
+        reconnect_max: float = 30.0,
+        throttle_pause: float = 1.0,
+        bind_wait: float = 5.0,
+        tls: bool = False,
+        tls_ca_file: str | None = None,
+        tls_verify: bool = True,
+        tls_server_name: str | None = None,
+        source_addr: str | None = None,
+        source_ton: int | None = None,
+        source_npi: int | None = None,
+        dest_ton: int | None = None,
+        dest_npi: int | None = None,
+        service_type: str = "",
+        long_messages: coding.LongMessages = "udh",
+        latin1: bool = False,
+        delivery_receipts: bool = True,
+        receipt_ids: receipts.ReceiptIds = "auto",
+        callback_url: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.name = name
+        self.source_addr = source_addr
+        self.source_ton, self.source_npi = source_ton, source_npi
+        self.dest_ton, self.dest_npi = dest_ton, dest_npi
+        self.service_type = service_type
+        self.long_messages = long_messages
+        self.latin1 = latin1
+        self.want_receipts = delivery_receipts
+        self.receipt_ids = receipt_ids
+        self.bind_wait = bind_wait
+        context: ssl.SSLContext | None = None
+        if tls:
+            context = ssl.create_default_context(cafile=tls_ca_file)
+            if not tls_verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        modes = _MODES[binding]
+        self.sessions = [
+            Session(
+                SessionConfig(
+                    host=host,
+                    port=port,
+                    system_id=system_id,
+                    password=password.get_secret_value(),
+                    mode=mode,
+                    system_type=system_type,
+                    window=window,
+                    throughput=throughput,
+                    enquire_link_interval=enquire_link_interval,
+                    response_timeout=response_timeout,
+                    reconnect_min=reconnect_min,
+                    reconnect_max=reconnect_max,
+                    throttle_pause=throttle_pause,
+                    tls=context,
+                    tls_server_name=tls_server_name,
+                ),
+                f"{name}#{i}{mode[0]}",
+                self._on_deliver,
+            )
+            for i in range(binds)
+            for mode in modes
+        ]
+        self._transmitters = [s for s in self.sessions if s.transmits]
+        self._turn = itertools.count()
+        self._reference = itertools.count(1)
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._sink: EventSink | None = None
+        self._started = False
+        self._address = f"{host}:{port}"
+        self._system_id = system_id
+
+    def __repr__(self) -> str:
+        return f"<SmppVendor {self.name} {self._system_id}@{self._address}>"
+
+    # ── lifecycle ────────────────────────────────────────────────────────────────
+
+    async def start(self, sink: EventSink) -> None:
+        self._sink = sink
+        if not self._started:
+            self._started = True
+            for session in self.sessions:
+                session.start()
+
+    async def aclose(self) -> None:
+        self._started = False
+        await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
+
+    async def check(self) -> str:
+        """Bind once (as the configured first session) and unbind."""
+        probe = Session(self.sessions[0].config, f"{self.name}-check", _refuse)
+        probe.start()
+        try:
+            await asyncio.wait_for(probe.bound.wait(), timeout=self.bind_wait)
+        except TimeoutError:
+            raise TransientVendorError(
+                "smpp_bind_failed", probe.last_error or "no bind within the wait"
+            ) from None
+        finally:
+            await probe.close()
+        return f"bound as {probe.config.mode} to {self._system_id}@{self._address}"
+
+    # ── sending ──────────────────────────────────────────────────────────────────
+
+    async def _session(self) -> Session:
+        """A bound transmitting session: round robin, skipping paused and full ones."""
+        if not self._started:
+            raise TransientVendorError("smpp_not_started", f"{self.name} has no binds running")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.bind_wait
+        while True:
+            bound = [s for s in self._transmitters if s.bound.is_set()]
+            if bound:
+                start = next(self._turn)
+                ordered = [bound[(start + i) % len(bound)] for i in range(len(bound))]
+                for session in ordered:
+                    if not session.paused and session.outstanding < session.config.window:
+                        return session
+                return ordered[0]
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                reason = next(
+                    (s.last_error for s in self._transmitters if s.last_error), "not bound yet"
+                )
+                raise TransientVendorError("smpp_not_bound", f"{self.name}: {reason}")
+            waits = [asyncio.create_task(s.bound.wait()) for s in self._transmitters]
+            try:
+                await asyncio.wait(waits, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+
+    async def send(self, message: OutboundMessage) -> Submitted:
+        parts = coding.encode_message(
+            message.body,
+            next(self._reference) % 256,
+            long_messages=self.long_messages,
+            latin1=self.latin1,
+        )
+        source = message.from_ or self.source_addr
+        if not source:
+            raise PermanentVendorError("no_sender", f"{self.name} has no source_addr to send from")
+        src, src_ton, src_npi = _address(source, self.source_ton, self.source_npi)
+        dst, dst_ton, dst_npi = _address(message.to, self.dest_ton, self.dest_npi)
+        session = await self._session()
+        ids: list[str] = []
+        for part in parts:
+            fields: dict[str, Any] = {
+                "service_type": self.service_type,
+                "source_addr": src,
+                "source_addr_ton": src_ton,
+                "source_addr_npi": src_npi,
+                "destination_addr": dst,
+                "dest_addr_ton": dst_ton,
+                "dest_addr_npi": dst_npi,
+                "esm_class": part.esm_class,
+                "registered_delivery": 1 if self.want_receipts else 0,
+                "data_coding": part.data_coding,
+                "short_message": part.short_message,
+                **part.tlvs,
+            }
+            ids.append(await self._submit(session, fields))
+        for message_id in ids:
+            self._remember(message_id)
+        return Submitted(ids[0], tuple(ids) if len(ids) > 1 else ())
+
+    async def _submit(self, session: Session, fields: dict[str, Any]) -> str:
+        while True:
+            try:
+                resp = await session.submit(**fields)
+            except SessionLost as exc:
+                raise TransientVendorError("smpp_connection_lost", str(exc)) from None
+            except TimeoutError:
+                raise TransientVendorError(
+                    "smpp_timeout", f"no submit_sm_resp within {session.config.response_timeout}s"
+                ) from None
+            if resp.status == pdu.ESME_ROK:
+                message_id = receipts.canonical(resp.text("message_id"))
+                if not message_id:
+                    raise TransientVendorError("smpp_no_message_id", "submit_sm_resp had no id")
+                return message_id
+            code, verdict = pdu.verdict(resp.status)
+            if verdict == "throttle":
+                continue  # the session pauses before the next submit
+            error: type[VendorError] = (
+                PermanentVendorError if verdict == "permanent" else TransientVendorError
+            )
+            raise error(code, f"SMSC answered command_status {resp.status:#04x}")
+
+    def _remember(self, message_id: str) -> None:
+        self._recent[message_id] = None
+        if len(self._recent) > _RECENT_IDS:
+            self._recent.popitem(last=False)
+
+    # ── receiving ────────────────────────────────────────────────────────────────
+
+    def receipt_id(self, raw_id: str) -> str:
+        """Our stored form of a receipt's message id (see ``receipts.candidates``)."""
+        options = receipts.candidates(raw_id, self.receipt_ids)
+        return next((c for c in options if c in self._recent), options[0])
+
+    async def _on_deliver(self, request: Pdu) -> int:
+        if self._sink is None:
+            return pdu.ESME_RX_T_APPN
+        esm_class = request.get("esm_class") or 0
+        events: list[VendorEvent | InboundMessage]
+        if esm_class & coding.ESM_TYPE_MASK:
+            receipt = receipts.parse(request)
+            if receipt is None:
+                log.warning(
+                    "%s: a receipt without a message id; acknowledged and dropped", self.name
+                )
+                return pdu.ESME_ROK
+            events = [
+                VendorEvent(
+                    kind="receipt",
+                    state=receipt.state,
+                    vendor_message_id=self.receipt_id(receipt.message_id),
+                    error_code=receipt.error,
+                    error_message=f"SMSC reported {receipt.stat}" if receipt.error else None,
+                    occurred_at=utcnow(),
+                )
+            ]
+        else:
+            sar = (
+                request.get("sar_msg_ref_num"),
+                request.get("sar_total_segments"),
+                request.get("sar_segment_seqnum"),
+            )
+            text, concat = coding.decode_inbound(
+                request.get("short_message") or b"",
+                request.get("data_coding") or 0,
+                esm_class,
+                sar,
+                request.get("message_payload"),
+            )
+            source = request.text("source_addr")
+            events = [
+                InboundMessage(
+                    from_=_e164(source, request.get("source_addr_ton")),
+                    to=_e164(request.text("destination_addr"), request.get("dest_addr_ton")),
+                    body=text,
+                    part=InboundPart(concat.reference, concat.total, concat.number)
+                    if concat
+                    else None,
+                    received_at=utcnow(),
+                )
+            ]
+        await self._sink(self.name, events)
+        return pdu.ESME_ROK
+
+
+def _e164(address: str, ton: int | None) -> str:
+    if ton == 1 and address.isdigit():
+        return "+" + address
+    return address
+
+
+async def _refuse(request: Pdu) -> int:
+    """A ``vendors check`` bind stores nothing: ask the SMSC to deliver it again later."""
+    return pdu.ESME_RX_T_APPN
