@@ -31,6 +31,7 @@ from smsgate.errors import (
 )
 from smsgate.gateway import Gateway
 from smsgate.ids import new_id
+from smsgate.inbound.endpoints import router as inbound_router
 from smsgate.messages.endpoints import router as messages_router
 from smsgate.otp.endpoints import router as otp_router
 from smsgate.sandbox.endpoints import router as sandbox_router
@@ -175,6 +176,7 @@ def create_app(
     app.include_router(otp_router)
     app.include_router(messages_router)
     app.include_router(sandbox_router)
+    app.include_router(inbound_router)
     app.include_router(account_router)
     app.include_router(hooks_router)
 

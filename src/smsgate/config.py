@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     retry_max_seconds: float = 300.0
     validity_seconds: int = 72 * 3600
     vendor_timeout_seconds: float = 10.0
+    held_receipt_sweep_seconds: float = 2.0
+    """How often receipts that arrived before their message id was recorded are retried."""
 
     # Built-in simulated carrier
     simulator_receipt_delay: float = 1.0

@@ -5,20 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsgate.api import idempotency_repository
 from smsgate.config import Settings
 from smsgate.db.engine import Database
+from smsgate.db.group_commit import GroupCommit
 from smsgate.db.types import utcnow
-from smsgate.dispatch.worker import Dispatcher, apply_vendor_events
+from smsgate.dispatch.worker import Dispatcher, apply_vendor_events, match_held
+from smsgate.inbound import service as inbound
 from smsgate.keyring import Keyring
 from smsgate.messages.service import SendPolicy
 from smsgate.pricing import DEFAULT_PRICES
 from smsgate.sandbox.carrier import SimulatedCarrier
 from smsgate.vendors import config as vendor_config
+from smsgate.vendors.base import InboundMessage, VendorEvent
 from smsgate.vendors.byok import ProjectVendors
 from smsgate.vendors.registry import VendorRegistry
 from smsgate.vendors.routing import Router
@@ -42,6 +47,9 @@ class Gateway:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _dispatchers: list[Dispatcher] = field(default_factory=list)
+    _event_store: GroupCommit[tuple[str, Sequence[VendorEvent | InboundMessage]], None] = field(
+        init=False
+    )
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Gateway:
@@ -75,6 +83,7 @@ class Gateway:
         byok = ProjectVendors(db, keys, settings)
         gw = cls(settings, db, carrier, vendors, router, byok, policy, keys)
         carrier.clock = gw.now
+        gw._event_store = GroupCommit(db, gw._write_events)
         return gw
 
     def now(self) -> datetime:
@@ -92,6 +101,43 @@ class Gateway:
             self._tasks.append(asyncio.create_task(dispatcher.run(self._stop)))
         self._tasks.append(asyncio.create_task(self._receipts()))
         self._tasks.append(asyncio.create_task(self._housekeeping()))
+        self._tasks.append(asyncio.create_task(self._held_receipts()))
+        for vendor in self.vendors.values():
+            self._tasks.append(asyncio.create_task(vendor.start(self.store_events)))
+
+    async def store_events(
+        self, vendor: str, events: Sequence[VendorEvent | InboundMessage]
+    ) -> None:
+        """The sink of vendors with their own connections (SMPP): receipts and inbound
+        messages, stored before the upstream is acknowledged. Concurrent callers share a
+        transaction (group commit), so a burst of receipts costs few commits."""
+        await self._event_store.submit((vendor, events))
+
+    async def _write_events(
+        self,
+        session: AsyncSession,
+        batch: Sequence[tuple[str, Sequence[VendorEvent | InboundMessage]]],
+    ) -> list[None]:
+        now = self.now()
+        for vendor, events in batch:
+            receipts = [e for e in events if isinstance(e, VendorEvent)]
+            if receipts:
+                await apply_vendor_events(session, vendor, receipts, now)
+            for event in events:
+                if isinstance(event, InboundMessage):
+                    await inbound.store(session, vendor, event, now)
+        return [None] * len(batch)
+
+    async def _held_receipts(self) -> None:
+        """Receipts that came before their message's id was recorded: usually matched
+        when it is; this sweep catches the rest (a race between two processes)."""
+        while not self._stop.is_set():
+            await self._sleep(self.settings.held_receipt_sweep_seconds)
+            try:
+                async with self.db.session() as session:
+                    await match_held(session, self.now())
+            except Exception:
+                log.exception("matching held receipts failed; retrying")
 
     def wake_dispatchers(self) -> None:
         """Called after a commit that queued messages, so this process sends them at once.

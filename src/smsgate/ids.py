@@ -16,7 +16,9 @@ import threading
 import time
 from typing import Literal
 
-Prefix = Literal["sms", "bat", "otp", "tpl", "snd", "sig", "evt", "inb", "prj", "key", "req", "att"]
+Prefix = Literal[
+    "sms", "bat", "otp", "tpl", "snd", "sig", "evt", "inb", "prj", "key", "req", "att", "hld"
+]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _RANDOM_MAX = (1 << 80) - 1

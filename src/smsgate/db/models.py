@@ -261,3 +261,69 @@ class ProjectVendor(Base):
     secret_fields: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class MessagePart(Base):
+    """One part of a long message that the upstream took as several (SMPP): each part has
+    its own id and its own receipt. The message is delivered when every part is, and
+    undelivered as soon as one part is not."""
+
+    __tablename__ = "message_parts"
+
+    vendor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vendor_message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    sms_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20))
+
+
+class HeldReceipt(Base):
+    """A receipt for a vendor id no message carries yet: it overtook its own submit
+    response (or the commit that records it). Matched as soon as the id is recorded."""
+
+    __tablename__ = "held_receipts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(64))
+    vendor_message_id: Mapped[str] = mapped_column(String(128))
+    project_id: Mapped[str | None] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_held_receipts_ref", "vendor", "vendor_message_id"),)
+
+
+class InboundMessageRow(Base):
+    """A message a phone sent to us (``inb_…``)."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    vendor: Mapped[str] = mapped_column(String(64))
+    from_: Mapped[str] = mapped_column("from", String(40))
+    to: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    segments: Mapped[int] = mapped_column(Integer)
+    vendor_message_id: Mapped[str | None] = mapped_column(String(128))
+    received_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_inbound_project_id", "project_id", "id"),)
+
+
+class InboundPartRow(Base):
+    """One part of a concatenated inbound message, kept until its siblings arrive."""
+
+    __tablename__ = "inbound_parts"
+
+    vendor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    from_: Mapped[str] = mapped_column("from", String(40), primary_key=True)
+    to: Mapped[str] = mapped_column(String(40), primary_key=True)
+    reference: Mapped[int] = mapped_column(Integer, primary_key=True)
+    total: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]

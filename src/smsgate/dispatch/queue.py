@@ -24,7 +24,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsgate.db.engine import is_postgres
-from smsgate.db.models import DispatchAttempt, Message, OutboxEntry
+from smsgate.db.models import DispatchAttempt, HeldReceipt, Message, MessagePart, OutboxEntry
 from smsgate.messages import states
 from smsgate.messages.repository import add_events, event_row
 
@@ -261,3 +261,92 @@ async def apply_receipt(
             error_message=error_message,
         )
     )
+
+
+async def record_parts(
+    session: AsyncSession, sms_id: str, vendor: str, part_ids: Sequence[str]
+) -> None:
+    """The ids of a long message's parts, each waiting for its own receipt."""
+    if part_ids:
+        await session.execute(
+            insert(MessagePart),
+            [
+                {
+                    "vendor": vendor,
+                    "vendor_message_id": part_id,
+                    "sms_id": sms_id,
+                    "number": number,
+                    "state": states.SENT,
+                }
+                for number, part_id in enumerate(part_ids, start=1)
+            ],
+        )
+
+
+async def find_part(
+    session: AsyncSession, vendor: str, vendor_message_id: str, project_id: str | None = None
+) -> str | None:
+    """The message a part's id belongs to, for a message sent in parts."""
+    query = select(MessagePart.sms_id).where(
+        MessagePart.vendor == vendor, MessagePart.vendor_message_id == vendor_message_id
+    )
+    if project_id is not None:
+        query = query.join(Message, Message.id == MessagePart.sms_id).where(
+            Message.project_id == project_id
+        )
+    return await session.scalar(query.limit(1))
+
+
+async def part_receipt(
+    session: AsyncSession, sms_id: str, vendor: str, vendor_message_id: str, state: str
+) -> str | None:
+    """Record one part's receipt; return the state the whole message reaches, if any:
+    the first part that fails fails it, and it is delivered when every part is."""
+    await session.execute(
+        update(MessagePart)
+        .where(
+            MessagePart.vendor == vendor,
+            MessagePart.vendor_message_id == vendor_message_id,
+            MessagePart.state.in_((states.SENT, states.QUEUED)),
+        )
+        .values(state=state)
+    )
+    part_states = list(
+        await session.scalars(select(MessagePart.state).where(MessagePart.sms_id == sms_id))
+    )
+    failed = [s for s in part_states if s in (states.UNDELIVERED, states.FAILED)]
+    if failed:
+        return failed[0]
+    if part_states and all(s == states.DELIVERED for s in part_states):
+        return states.DELIVERED
+    return None
+
+
+async def hold_receipt(session: AsyncSession, row: dict[str, Any]) -> None:
+    await session.execute(insert(HeldReceipt), [row])
+
+
+async def held_for(
+    session: AsyncSession, vendor: str, vendor_message_ids: Sequence[str]
+) -> list[HeldReceipt]:
+    if not vendor_message_ids:
+        return []
+    return list(
+        await session.scalars(
+            select(HeldReceipt)
+            .where(
+                HeldReceipt.vendor == vendor,
+                HeldReceipt.vendor_message_id.in_(vendor_message_ids),
+            )
+            .order_by(HeldReceipt.id)
+        )
+    )
+
+
+async def oldest_held(session: AsyncSession, limit: int) -> list[HeldReceipt]:
+    return list(await session.scalars(select(HeldReceipt).order_by(HeldReceipt.id).limit(limit)))
+
+
+async def release_held(session: AsyncSession, ids: Sequence[str]) -> None:
+    if ids:
+        await session.execute(delete(HeldReceipt).where(HeldReceipt.id.in_(ids)))

@@ -22,11 +22,13 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsgate.config import Settings
 from smsgate.db.engine import Database
+from smsgate.db.models import HeldReceipt
 from smsgate.db.types import utcnow
 from smsgate.dispatch import queue
 from smsgate.dispatch.queue import ClaimedMessage
@@ -222,6 +224,7 @@ class Dispatcher:
         now = self.clock()
         attempts = []
         events = []
+        submitted: dict[str, list[str]] = {}
         for o in outcomes:
             m, result = o.message, o.result
             if isinstance(result, NoVendorAvailable):
@@ -254,7 +257,11 @@ class Dispatcher:
                     session, m.sms_id, o.vendor, result.vendor_message_id, now
                 ):
                     events.append(event_row(m.sms_id, states.SENT, now, vendor=o.vendor))
+                await queue.record_parts(session, m.sms_id, o.vendor, result.part_ids)
                 await queue.release_entry(session, m.sms_id, self.worker)
+                submitted.setdefault(o.vendor, []).extend(
+                    result.part_ids or (result.vendor_message_id,)
+                )
                 continue
             assert error is not None
             final: str | None = None
@@ -311,6 +318,14 @@ class Dispatcher:
                 await queue.reschedule_entry(session, m.sms_id, self.worker, due, m.attempt)
         await queue.add_attempts(session, attempts)
         await add_events(session, events)
+        for vendor, ids in submitted.items():
+            held = await queue.held_for(session, vendor, ids)
+            if held:
+                await match_held(session, now, held)
+
+
+HOLD_RECEIPTS_FOR = timedelta(days=1)
+"""How long a receipt for an unknown vendor id waits for its message before it is dropped."""
 
 
 async def apply_vendor_events(
@@ -323,34 +338,106 @@ async def apply_vendor_events(
     """Turn receipts into state changes and events, with state precedence (never backwards).
 
     ``project_id``: the receipts come from a project's own vendor and may only touch
-    that project's messages.
+    that project's messages. A receipt for an id no message carries yet (it overtook the
+    submit response, or the commit recording it) is held and matched when the id lands.
     """
     rows = []
     for ev in events:
-        sms_id = ev.sms_id if project_id is None else None
-        sms_id = sms_id or await queue.find_by_vendor_ref(
+        outcome = await _apply_receipt(session, vendor, ev, now, project_id)
+        if outcome == "unknown":
+            log.debug("holding a receipt from %s for unknown id %s", vendor, ev.vendor_message_id)
+            await queue.hold_receipt(
+                session,
+                {
+                    "id": new_id("hld"),
+                    "vendor": vendor,
+                    "vendor_message_id": ev.vendor_message_id,
+                    "project_id": project_id,
+                    "state": ev.state,
+                    "error_code": ev.error_code,
+                    "error_message": ev.error_message,
+                    "occurred_at": ev.occurred_at,
+                    "received_at": now,
+                },
+            )
+        elif outcome is not None:
+            rows.append(outcome)
+    await add_events(session, rows)
+
+
+async def _apply_receipt(
+    session: AsyncSession,
+    vendor: str,
+    ev: VendorEvent,
+    now: datetime,
+    project_id: str | None,
+) -> dict[str, Any] | Literal["unknown"] | None:
+    """The event row a receipt makes, None when it changes nothing, or "unknown"."""
+    sms_id = ev.sms_id if project_id is None else None
+    part_of = None
+    if sms_id is None:
+        part_of = await queue.find_part(session, vendor, ev.vendor_message_id, project_id)
+        sms_id = part_of or await queue.find_by_vendor_ref(
             session, vendor, ev.vendor_message_id, project_id
         )
-        if sms_id is None:
-            log.warning("receipt from %s for unknown message %s", vendor, ev.vendor_message_id)
-            continue
-        if await queue.apply_receipt(
-            session,
+    if sms_id is None:
+        return "unknown"
+    state: str = ev.state
+    if part_of is not None:
+        whole = await queue.part_receipt(session, sms_id, vendor, ev.vendor_message_id, ev.state)
+        if whole is None:
+            return None  # the other parts have not all answered yet
+        state = whole
+    if await queue.apply_receipt(
+        session,
+        sms_id,
+        state,
+        now,
+        vendor=vendor,
+        error_code=ev.error_code,
+        error_message=ev.error_message,
+    ):
+        return event_row(
             sms_id,
-            ev.state,
-            now,
+            state,
+            ev.occurred_at or now,
             vendor=vendor,
             error_code=ev.error_code,
             error_message=ev.error_message,
-        ):
-            rows.append(
-                event_row(
-                    sms_id,
-                    ev.state,
-                    ev.occurred_at or now,
-                    vendor=vendor,
-                    error_code=ev.error_code,
-                    error_message=ev.error_message,
-                )
+        )
+    return None
+
+
+async def match_held(
+    session: AsyncSession, now: datetime, held: list[HeldReceipt] | None = None
+) -> int:
+    """Apply the held receipts whose message is now known (``held``, else the oldest few
+    hundred); drop the ones that waited longer than :data:`HOLD_RECEIPTS_FOR`."""
+    if held is None:
+        held = await queue.oldest_held(session, 500)
+    done, rows = [], []
+    for h in held:
+        ev = VendorEvent(
+            kind="receipt",
+            state=h.state,  # type: ignore[arg-type]
+            vendor_message_id=h.vendor_message_id,
+            error_code=h.error_code,
+            error_message=h.error_message,
+            occurred_at=h.occurred_at,
+        )
+        outcome = await _apply_receipt(session, h.vendor, ev, now, h.project_id)
+        if outcome != "unknown":
+            done.append(h.id)
+            if outcome is not None:
+                rows.append(outcome)
+        elif now - h.received_at > HOLD_RECEIPTS_FOR:
+            log.warning(
+                "dropping a receipt from %s for %s: no message has that id after %s",
+                h.vendor,
+                h.vendor_message_id,
+                HOLD_RECEIPTS_FOR,
             )
+            done.append(h.id)
     await add_events(session, rows)
+    await queue.release_held(session, done)
+    return len(done)
