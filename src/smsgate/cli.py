@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -355,6 +355,130 @@ def vendors_check(data_dir: DataDir = None, config: ConfigFile = None) -> None:
 
     if not asyncio.run(check_all()):
         raise typer.Exit(1)
+
+
+def _suffix_table(values: list[str] | None, option: str) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for value in values or []:
+        suffix, sep, what = value.partition("=")
+        if not sep or not what:
+            raise typer.BadParameter(f"expected SUFFIX=VALUE, got {value!r}", param_hint=option)
+        table[suffix] = what
+    return table
+
+
+IdFormat = Literal["hex", "dec"]
+
+
+@app.command()
+def smsc(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 2775,
+    system_id: Annotated[
+        str | None, typer.Option(help="Accept only this login (with --password).")
+    ] = None,
+    password: Annotated[str | None, typer.Option(help="The password of --system-id.")] = None,
+    receipt_delay: Annotated[float, typer.Option(help="Seconds from submit to receipt.")] = 0.5,
+    id_format: Annotated[IdFormat, typer.Option(help="Message ids in submit_sm_resp.")] = "hex",
+    receipt_id_format: Annotated[
+        IdFormat | None, typer.Option(help="Ids in receipts (default: as --id-format).")
+    ] = None,
+    throttle_every: Annotated[
+        int, typer.Option(help="Answer every Nth submit_sm ESME_RTHROTTLED.")
+    ] = 0,
+    queue_full_every: Annotated[
+        int, typer.Option(help="Answer every Nth submit_sm ESME_RMSGQFUL.")
+    ] = 0,
+    drop_after: Annotated[
+        int, typer.Option(help="Cut the connection when the Nth submit_sm arrives (once).")
+    ] = 0,
+    response_delay: Annotated[
+        float, typer.Option(help="Seconds to wait before each submit_sm_resp.")
+    ] = 0.0,
+    early_receipts: Annotated[
+        bool, typer.Option("--early-receipts", help="Send each receipt before its submit_sm_resp.")
+    ] = False,
+    auto_reply: Annotated[
+        str | None, typer.Option(help="Answer every delivered message with an MO of this text.")
+    ] = None,
+    reject: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="SUFFIX=STATUS",
+            help="Answer submits to numbers ending in SUFFIX with this command_status "
+            "(e.g. 0001=0x0b). Repeatable.",
+        ),
+    ] = None,
+    receipt_state: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="SUFFIX=STAT",
+            help="Receipts for numbers ending in SUFFIX report STAT (UNDELIV, EXPIRED, "
+            "REJECTD, ...). Repeatable.",
+        ),
+    ] = None,
+) -> None:
+    """Run a local SMPP 3.4 SMSC to develop and test against, with fault injection."""
+    from rich.logging import RichHandler
+
+    from smsgate.vendors.smpp.smsc import Smsc, SmscFaults
+
+    credentials = None
+    if system_id is not None and password is not None:
+        credentials = {system_id: password}
+    elif system_id is not None or password is not None:
+        err.print("--system-id and --password go together; accepting any login.")
+    try:
+        rejects = {k: int(v, 0) for k, v in _suffix_table(reject, "--reject").items()}
+    except ValueError as exc:
+        raise typer.BadParameter(
+            "STATUS is a number, e.g. 11 or 0x0b", param_hint="--reject"
+        ) from exc
+    faults = SmscFaults(
+        throttle_every=throttle_every,
+        queue_full_every=queue_full_every,
+        drop_after=drop_after,
+        response_delay=response_delay,
+        early_receipts=early_receipts,
+        reject_destinations=rejects,
+    )
+    try:
+        server = Smsc(
+            host,
+            port,
+            credentials=credentials,
+            receipt_delay=receipt_delay,
+            receipt_states=_suffix_table(receipt_state, "--receipt-state"),
+            id_format=id_format,
+            receipt_id_format=receipt_id_format,
+            faults=faults,
+            auto_reply=auto_reply,
+            max_submits=10_000,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--receipt-state") from exc
+    handler = RichHandler(console=console, show_path=False, show_level=False)
+    logging.basicConfig(level="WARNING", format="%(message)s", datefmt="[%X]", handlers=[handler])
+    logging.getLogger("smsgate.smsc").setLevel(logging.INFO)
+
+    async def run() -> None:
+        try:
+            await server.start()
+        except OSError as exc:
+            err.print(f"[red]cannot listen on {host}:{port}: {exc}[/]")
+            raise typer.Exit(1) from exc
+        console.print(f"SMSC listening on {host}:{server.port}", highlight=False)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+        console.print("SMSC stopped", highlight=False)
+
+    asyncio.run(run())
 
 
 @otp_app.command("send")
