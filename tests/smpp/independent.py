@@ -175,6 +175,8 @@ class IndependentSmsc:
             )
         )
         esme = self._esmes.get(event.session_id)
+        if esme is not None and not esme.can_receive:
+            esme = next((e for e in self._esmes.values() if e.can_receive), None)
         if self.receipts and event.registered_delivery & 1 and esme is not None:
             receipt_id = message_id if self.receipt_format == "hex" else str(number)
             if self.early_receipts:
@@ -189,22 +191,34 @@ class IndependentSmsc:
         event.accept(message_id)
 
     async def _receipt(self, esme: smpp34.Esme, event: smpp34.SubmitSmEvent, rid: str) -> None:
+        """Deliver the receipt; like a real SMSC, keep it until some bind acknowledges it
+        (the submitting session may be gone by now)."""
         text = (
             f"id:{rid} sub:001 dlvrd:001 submit date:2611251200 done date:2611251200 "
             "stat:DELIVRD err:000 text:"
         )
-        with contextlib.suppress(Exception):
-            await esme.deliver_sm(
-                event.source_addr,
-                text.encode(),
-                source_addr=event.destination_addr,
-                esm_class=coding.ESM_RECEIPT,
-                tlvs=[
-                    smpp34.Tlv(smpp34.TLV_RECEIPTED_MESSAGE_ID, rid.encode() + b"\x00"),
-                    smpp34.Tlv(smpp34.TLV_MESSAGE_STATE, b"\x02"),
-                ],
-            )
-            self.receipts_sent += 1
+        source, destination = event.destination_addr, event.source_addr
+        for _ in range(200):
+            try:
+                resp = await esme.deliver_sm(
+                    destination,
+                    text.encode(),
+                    source_addr=source,
+                    esm_class=coding.ESM_RECEIPT,
+                    tlvs=[
+                        smpp34.Tlv(smpp34.TLV_RECEIPTED_MESSAGE_ID, rid.encode() + b"\x00"),
+                        smpp34.Tlv(smpp34.TLV_MESSAGE_STATE, b"\x02"),
+                    ],
+                )
+                if resp.is_success:
+                    self.receipts_sent += 1
+                    return
+            except Exception:
+                pass
+            await asyncio.sleep(0.05)
+            receivers = [e for e in self._esmes.values() if e.can_receive]
+            if receivers:
+                esme = receivers[0]
 
     async def send_mo(
         self, source: str, destination: str, text: str, *, reference: int = 42

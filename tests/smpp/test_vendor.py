@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
+import ssl
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
-from smsgate.vendors.base import InboundMessage, OutboundMessage, VendorEvent
+from smsgate.vendors.base import (
+    InboundMessage,
+    OutboundMessage,
+    PermanentVendorError,
+    TransientVendorError,
+    VendorEvent,
+)
+from smsgate.vendors.smpp import coding
+from smsgate.vendors.smpp.smsc import Smsc, SmscFaults
 from smsgate.vendors.smpp.vendor import SmppVendor
 from tests.e2e.server import free_port
 from tests.smpp.independent import IndependentSmsc
@@ -91,3 +108,190 @@ async def test_receipt_id_in_decimal_is_matched(smsc: IndependentSmsc) -> None:
         assert sink.receipts[0].vendor_message_id == submitted.vendor_message_id
     finally:
         await vendor.aclose()
+
+
+async def test_check_binds_and_reports_a_refused_bind() -> None:
+    smsc = Smsc(credentials={"smsgate": "secret"})
+    await smsc.start()
+    try:
+        good = SmppVendor(
+            "c", host="127.0.0.1", port=smsc.port, system_id="smsgate", password=SecretStr("secret")
+        )
+        assert "bound as transceiver" in await good.check()
+        bad = SmppVendor(
+            "c", host="127.0.0.1", port=smsc.port, system_id="smsgate", password=SecretStr("wrong")
+        )
+        with pytest.raises(TransientVendorError) as info:
+            await bad.check()
+        assert info.value.code == "smpp_bind_failed"
+        assert "wrong" not in repr(bad) and "secret" not in repr(good)
+    finally:
+        await smsc.stop()
+
+
+async def test_split_binds_send_on_transmitters_and_receive_on_receivers(
+    smsc: IndependentSmsc,
+) -> None:
+    sink = Sink()
+    vendor = vendor_for(smsc, binding="transmitter_receiver", binds=2)
+    await vendor.start(sink)
+    try:
+        assert [s.config.mode for s in vendor.sessions] == ["transmitter", "receiver"] * 2
+        await wait_until(lambda: smsc.bound == 4)
+        ids = [(await vendor.send(outbound(i))).vendor_message_id for i in range(20)]
+        await wait_until(lambda: len(sink.receipts) == 20)
+        assert sorted(e.vendor_message_id for e in sink.receipts) == sorted(ids)
+    finally:
+        await vendor.aclose()
+
+
+@pytest.mark.parametrize("mode", ["sar", "payload"])
+async def test_long_message_as_sar_or_payload(mode: str) -> None:
+    smsc = Smsc()
+    await smsc.start()
+    vendor = SmppVendor(
+        "c",
+        host="127.0.0.1",
+        port=smsc.port,
+        system_id="x",
+        password=SecretStr("y"),
+        long_messages=mode,  # type: ignore[arg-type]
+    )
+    await vendor.start(Sink())
+    body = "Long text with an escape [x] " * 12
+    try:
+        submitted = await vendor.send(outbound(1, body))
+        if mode == "sar":
+            assert len(smsc.submits) == 3 and len(submitted.part_ids) == 3
+            assert [s.tlvs["sar_segment_seqnum"] for s in smsc.submits] == [1, 2, 3]
+            assert all(s.esm_class & 0x40 == 0 for s in smsc.submits)
+        else:
+            [one] = smsc.submits
+            assert one.short_message == b"" and submitted.part_ids == ()
+            assert coding.decode_text(one.tlvs["message_payload"], 0) == body
+        assert smsc.texts() == [body]
+    finally:
+        await vendor.aclose()
+        await smsc.stop()
+
+
+async def test_status_table_permanent_transient_and_response_timeout() -> None:
+    smsc = Smsc(faults=SmscFaults(reject_destinations={"0001": 0x0B, "0002": 0x08}))
+    await smsc.start()
+    vendor = SmppVendor(
+        "c",
+        host="127.0.0.1",
+        port=smsc.port,
+        system_id="x",
+        password=SecretStr("y"),
+        response_timeout=0.3,
+        reconnect_min=0.05,
+    )
+    await vendor.start(Sink())
+    try:
+        with pytest.raises(PermanentVendorError) as permanent:
+            await vendor.send(outbound(1, to="+447911000001"))
+        assert permanent.value.code == "invalid_destination"
+        with pytest.raises(TransientVendorError) as transient:
+            await vendor.send(outbound(2, to="+447911000002"))
+        assert transient.value.code == "system_error"
+        smsc.faults.silent = True
+        with pytest.raises(TransientVendorError) as timeout:
+            await vendor.send(outbound(3))
+        assert timeout.value.code == "smpp_timeout"
+        smsc.faults.silent = False
+        # The silent session was dropped; a fresh one sends again.
+        await wait_until(lambda: smsc.counters.binds >= 2)
+        assert (await vendor.send(outbound(4))).vendor_message_id
+    finally:
+        await vendor.aclose()
+        await smsc.stop()
+
+
+async def test_enquire_link_keeps_the_session_checked() -> None:
+    smsc = Smsc()
+    await smsc.start()
+    vendor = SmppVendor(
+        "c",
+        host="127.0.0.1",
+        port=smsc.port,
+        system_id="x",
+        password=SecretStr("y"),
+        enquire_link_interval=0.1,
+    )
+    await vendor.start(Sink())
+    try:
+        await wait_until(lambda: smsc.counters.enquire_links >= 3, timeout=5)
+    finally:
+        await vendor.aclose()
+        await smsc.stop()
+
+
+async def test_tls(smsc: IndependentSmsc, tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", smsc.port)
+
+        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await r.read(65536):
+                    w.write(data)
+                    await w.drain()
+            w.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    sink = Sink()
+    vendor = SmppVendor(
+        "c",
+        host="127.0.0.1",
+        port=port,
+        system_id="x",
+        password=SecretStr("y"),
+        tls=True,
+        tls_ca_file=str(cert),
+    )
+    await vendor.start(sink)
+    try:
+        await vendor.send(outbound(1))
+        await wait_until(lambda: len(sink.receipts) == 1)
+    finally:
+        await vendor.aclose()
+        server.close()
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1, made with ``cryptography``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smsc.test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsgate.accounts.auth import AuthContext, require
 from smsgate.api.deps import gateway
+from smsgate.errors import SmsgateError
 from smsgate.gateway import Gateway
 from smsgate.inbound import repository
 from smsgate.messages.schemas import iso
@@ -36,12 +37,15 @@ class InboundPage(BaseModel):
 
 
 def _number(value: str | None, param: str) -> str | None:
-    """E.164 when it reads as a phone number; a short code or sender name as given."""
+    """E.164 when it reads as a valid phone number; else as given (a short code, a sender
+    name, or a number libphonenumber does not know: inbound addresses are what the
+    upstream wrote)."""
     if not value:
         return None
-    if value.startswith("+") or (value.isdigit() and len(value) > 8):
+    try:
         return parse_phone(value, param=param).e164
-    return value
+    except SmsgateError:
+        return value
 
 
 @router.get("/list", response_model=InboundPage, summary="sms.inbound.list")

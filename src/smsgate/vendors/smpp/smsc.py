@@ -119,6 +119,8 @@ class SmscCounters:
     """``deliver_sm`` parts of mobile-originated messages."""
     binds: int = 0
     drops: int = 0
+    enquire_links: int = 0
+    """``enquire_link`` requests answered."""
     """Connections closed abruptly by ``drop_after`` or :meth:`Smsc.drop_all`."""
 
 
@@ -342,6 +344,7 @@ class _Session:
         elif request.command == "submit_sm":
             await self._on_submit(request)
         elif request.command == "enquire_link":
+            self.smsc.counters.enquire_links += 1
             await self.respond(request)
         elif request.command == "unbind":
             await self.respond(request)

@@ -180,12 +180,15 @@ class SmppVendor(Vendor):
         """Bind once (as the configured first session) and unbind."""
         probe = Session(self.sessions[0].config, f"{self.name}-check", _refuse)
         probe.start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(self.bind_wait, 0.1)
         try:
-            await asyncio.wait_for(probe.bound.wait(), timeout=self.bind_wait)
-        except TimeoutError:
-            raise TransientVendorError(
-                "smpp_bind_failed", probe.last_error or "no bind within the wait"
-            ) from None
+            while not probe.bound.is_set():
+                if probe.last_error is not None or loop.time() > deadline:
+                    raise TransientVendorError(
+                        "smpp_bind_failed", probe.last_error or "no bind within bind_wait"
+                    )
+                await asyncio.sleep(0.02)
         finally:
             await probe.close()
         return f"bound as {probe.config.mode} to {self._system_id}@{self._address}"
