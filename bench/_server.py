@@ -32,7 +32,11 @@ async def reset_postgres(url: str) -> None:
 
 
 def start(
-    tmp: Path, database_url: str | None, workers: int, receipt_delay: float = 0.5
+    tmp: Path,
+    database_url: str | None,
+    workers: int,
+    receipt_delay: float = 0.5,
+    env_extra: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str, str]:
     """Returns (process, base URL, the printed admin key)."""
     port = free_port()
@@ -57,6 +61,7 @@ def start(
         **os.environ,
         "XDG_CONFIG_HOME": str(tmp / "config"),
         "SMSGATE_SIMULATOR_RECEIPT_DELAY": str(receipt_delay),
+        **(env_extra or {}),
     }
     with log_path.open("wb") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -143,3 +143,22 @@ async def test_inbound_messages_single_and_two_part(
             headers=gw.tenant.headers,
         )
         assert len(r.json()["items"]) == 1 and r.json()["next_cursor"]
+
+
+async def test_vendor_list_shows_binds_and_breaker(
+    db_url: str, tmp_path: Path, smsc: IndependentSmsc
+) -> None:
+    async with smpp_gateway(db_url, tmp_path, smsc, binding="transmitter_receiver") as gw:
+        await gw.send_many(["warm up"])
+        await gw.wait_all("delivered", 1, timeout=20)
+        r = await gw.client.get("/v1/vendors", headers=gw.tenant.headers)
+        assert r.status_code == 200, r.text
+        smpp = next(v for v in r.json()["items"] if v["name"] == "smsc1")
+        assert smpp["health"] == "closed" and smpp["type"] == "smpp"
+        assert [(c["mode"], c["bound"]) for c in smpp["connections"]] == [
+            ("transmitter", True),
+            ("receiver", True),
+        ]
+        assert '"secret"' not in r.text  # the bind password
+        simulator = next(v for v in r.json()["items"] if v["name"] == "simulator")
+        assert simulator["health"] is None and simulator["connections"] is None

@@ -142,6 +142,29 @@ class FakeTwilio:
         sig = signature(token, url, list(form.items()))
         return httpx.post(url, data=form, headers={"X-Twilio-Signature": sig}, timeout=10)
 
+    def incoming_message(
+        self, url: str, from_: str, to: str, body: str, sid: str, *, forge: bool = False
+    ) -> httpx.Response:
+        """POST the signed webhook Twilio sends when a phone writes to one of our numbers
+        (the number's "A message comes in" URL, here ``url``)."""
+        form = {
+            "ToCountry": "US",
+            "SmsMessageSid": sid,
+            "NumMedia": "0",
+            "SmsSid": sid,
+            "SmsStatus": "received",
+            "Body": body,
+            "To": to,
+            "NumSegments": "1",
+            "MessageSid": sid,
+            "AccountSid": self.account_sid,
+            "From": from_,
+            "ApiVersion": "2010-04-01",
+        }
+        token = "not-the-token" if forge else self.auth_token
+        sig = signature(token, url, list(form.items()))
+        return httpx.post(url, data=form, headers={"X-Twilio-Signature": sig}, timeout=10)
+
     def start(self) -> FakeTwilio:
         routes = [
             Route("/2010-04-01/Accounts/{sid}/Messages.json", self._messages, methods=["POST"]),

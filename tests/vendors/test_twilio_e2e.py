@@ -81,6 +81,35 @@ def test_send_through_twilio_and_receive_a_signed_receipt(
         proc.stop()
 
 
+def test_incoming_message_webhook(tmp_path: Path, db_url: str, fake: FakeTwilio) -> None:
+    proc, url, key = serve_with_config(
+        tmp_path,
+        db_url,
+        (
+            f'[vendors.twilio-test]\ntype = "twilio"\naccount_sid = "{fake.account_sid}"\n'
+            'auth_token = { env = "TEST_TWILIO_TOKEN" }\nfrom = "+15005550000"\n'
+            f'base_url = "{fake.base_url}"\n'
+        ),
+        {"TEST_TWILIO_TOKEN": fake.auth_token},
+    )
+    hook = f"{url}/hooks/twilio-test/inbound"
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as c:
+            forged = fake.incoming_message(
+                hook, "+14155550123", "+15005550000", "hi", "SM1", forge=True
+            )
+            assert forged.status_code == 403
+            for _ in range(2):  # Twilio repeats a webhook it thinks failed: stored once
+                ok = fake.incoming_message(hook, "+14155550123", "+15005550000", "STOP?", "SM1")
+                assert ok.status_code == 200, ok.text
+            items = c.get("/v1/sms/inbound/list").json()["items"]
+            assert [(i["from"], i["to"], i["body"], i["vendor"]) for i in items] == [
+                ("+14155550123", "+15005550000", "STOP?", "twilio-test")
+            ]
+    finally:
+        proc.stop()
+
+
 def test_vendors_list_and_check(
     tmp_path: Path, fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,7 +19,7 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsgate.config import Settings
 from smsgate.db.engine import Database
+from smsgate.db.group_commit import GroupCommit
 from smsgate.db.models import HeldReceipt
 from smsgate.db.types import utcnow
 from smsgate.dispatch import queue
@@ -93,6 +94,7 @@ class Dispatcher:
         self.settings = settings
         self.worker = worker_name()
         self._limit = asyncio.Semaphore(settings.dispatch_concurrency)
+        self._recorder: GroupCommit[Outcome, None] = GroupCommit(db, self._record_many)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -129,10 +131,18 @@ class Dispatcher:
             )
         if not claimed:
             return 0
-        outcomes = await asyncio.gather(*(self._send(m) for m in claimed))
-        async with self.db.session() as session:
-            await self.record(session, outcomes)
+        await asyncio.gather(*(self._send_and_record(m) for m in claimed))
         return len(claimed)
+
+    async def _send_and_record(self, message: ClaimedMessage) -> None:
+        """Record each outcome as soon as it is known, not when the whole claimed batch is
+        done: a slow send does not hold the others' results (and their receipts) back.
+        Outcomes that finish together share a transaction."""
+        await self._recorder.submit(await self._send(message))
+
+    async def _record_many(self, session: AsyncSession, outcomes: Sequence[Outcome]) -> list[None]:
+        await self.record(session, list(outcomes))
+        return [None] * len(outcomes)
 
     async def _send(self, message: ClaimedMessage) -> Outcome:
         try:

@@ -17,6 +17,19 @@ async def insert_message(session: AsyncSession, row: dict[str, Any]) -> None:
     await session.flush()
 
 
+async def find_by_vendor_id(
+    session: AsyncSession, vendor: str, vendor_message_id: str
+) -> str | None:
+    return await session.scalar(
+        select(InboundMessageRow.id)
+        .where(
+            InboundMessageRow.vendor == vendor,
+            InboundMessageRow.vendor_message_id == vendor_message_id,
+        )
+        .limit(1)
+    )
+
+
 async def add_part(session: AsyncSession, row: dict[str, Any]) -> None:
     """Store one part; the same part again (a redelivery) is ignored."""
     insert = upsert_insert(session)

@@ -31,6 +31,10 @@ async def store(
     """Store one inbound message or part. Returns the ``inb_`` id once a whole message is
     stored; None while the parts of a long one are still arriving."""
     received = message.received_at or now
+    if message.vendor_message_id is not None:
+        known = await repository.find_by_vendor_id(session, vendor, message.vendor_message_id)
+        if known is not None:
+            return known  # the upstream repeated its webhook
     body, segments = message.body, 1
     if message.part is not None:
         part = message.part

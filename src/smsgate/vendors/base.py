@@ -132,7 +132,7 @@ class Vendor:
         """
         raise NotImplementedError
 
-    def parse_callback(self, request: CallbackRequest) -> list[VendorEvent]:
+    def parse_callback(self, request: CallbackRequest) -> Sequence[VendorEvent | InboundMessage]:
         """Verify the upstream's signature and turn a receipt or inbound message into events.
 
         Raise ``InvalidCallback`` when the signature does not hold.
@@ -146,6 +146,11 @@ class Vendor:
     async def start(self, sink: EventSink) -> None:
         """Open long-lived connections (SMPP binds). Receipts and inbound messages that
         arrive on them go to ``sink``. HTTP vendors have nothing to start."""
+        return None
+
+    def connections(self) -> list[dict[str, Any]] | None:
+        """Long-lived connections and their state, for ``GET /v1/vendors``; None when the
+        vendor has none (HTTP vendors)."""
         return None
 
     async def check(self) -> str:

@@ -12,7 +12,7 @@ callback is answered ``{"received": n}``, or with the body its vendor expects.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -27,9 +27,16 @@ from smsgate.db.models import ProjectVendor
 from smsgate.dispatch.worker import apply_vendor_events
 from smsgate.errors import NotFound, PermissionDenied, Unprocessable
 from smsgate.gateway import Gateway
+from smsgate.inbound import service as inbound_service
 from smsgate.messages.schemas import iso
 from smsgate.vendors import byok
-from smsgate.vendors.base import CallbackRequest, InvalidCallback, Vendor
+from smsgate.vendors.base import (
+    CallbackRequest,
+    InboundMessage,
+    InvalidCallback,
+    Vendor,
+    VendorEvent,
+)
 
 log = logging.getLogger("smsgate.hooks")
 router = APIRouter(tags=["vendors"])
@@ -65,9 +72,15 @@ async def _receive(
         raise PermissionDenied(
             "The callback's signature does not verify.", code="invalid_signature"
         ) from exc
+    receipts = [e for e in events if isinstance(e, VendorEvent)]
+    inbound = [e for e in events if isinstance(e, InboundMessage)]
     if events:
         async with gw.db.session() as session:
-            await apply_vendor_events(session, vendor.name, events, gw.clock(), project_id)
+            now = gw.clock()
+            if receipts:
+                await apply_vendor_events(session, vendor.name, receipts, now, project_id)
+            for message in inbound:
+                await inbound_service.store(session, vendor.name, message, now, project_id)
     return vendor.callback_answer(len(events))
 
 
@@ -113,6 +126,10 @@ class VendorOut(BaseModel):
     callback_url: str | None
     created_at: str | None
     updated_at: str | None
+    health: Literal["closed", "open", "half_open"] | None = None
+    """A gateway vendor's circuit breaker, as this process sees it (``open``: failing over)."""
+    connections: list[dict[str, Any]] | None = None
+    """A connection-oriented vendor's sessions (SMPP binds): mode, bound, last error."""
 
     @classmethod
     def of(cls, row: ProjectVendor, settings: Settings) -> VendorOut:
@@ -170,6 +187,8 @@ async def list_vendors(auth: Admin, gw: GW) -> VendorList:
             callback_url=None,
             created_at=None,
             updated_at=None,
+            health=gw.router.breaker(v.name).state if v.health_tracked else None,
+            connections=v.connections(),
         )
         for v in gw.vendors.values()
     ]

@@ -31,6 +31,7 @@ from pydantic import SecretStr
 
 from smsgate.vendors.base import (
     CallbackRequest,
+    InboundMessage,
     InvalidCallback,
     OutboundMessage,
     PermanentVendorError,
@@ -132,15 +133,25 @@ class TwilioVendor(HttpVendor):
             return TransientVendorError(TRANSIENT_CODES[code], f"Twilio {code}: {text}")
         return PermanentVendorError(f"twilio_{code or response.status_code}", text or "rejected")
 
-    def parse_callback(self, request: CallbackRequest) -> list[VendorEvent]:
+    def parse_callback(self, request: CallbackRequest) -> list[VendorEvent | InboundMessage]:
         params = parse_qsl(request.body.decode(), keep_blank_values=True)
         expected = signature(self._auth_token.get_secret_value(), request.url, params)
         given = request.headers.get("x-twilio-signature", "")
         if not hmac.compare_digest(expected, given):
             raise InvalidCallback("bad X-Twilio-Signature")
         form = dict(params)
-        state = STATUS_MAP.get(form.get("MessageStatus", ""))
         sid = form.get("MessageSid") or form.get("SmsSid")
+        if "MessageStatus" not in form and "From" in form and "Body" in form:
+            # An incoming message (the number's "A message comes in" webhook).
+            return [
+                InboundMessage(
+                    from_=form["From"],
+                    to=form.get("To", ""),
+                    body=form["Body"],
+                    vendor_message_id=sid,
+                )
+            ]
+        state = STATUS_MAP.get(form.get("MessageStatus", ""))
         if state is None or not sid:
             return []
         code = form.get("ErrorCode") or None

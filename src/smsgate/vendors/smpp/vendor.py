@@ -176,6 +176,19 @@ class SmppVendor(Vendor):
         self._started = False
         await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
 
+    def connections(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "session": s.label,
+                "mode": s.config.mode,
+                "bound": s.bound.is_set(),
+                "outstanding": s.outstanding,
+                "paused": s.paused,
+                "last_error": s.last_error,
+            }
+            for s in self.sessions
+        ]
+
     async def check(self) -> str:
         """Bind once (as the configured first session) and unbind."""
         probe = Session(self.sessions[0].config, f"{self.name}-check", _refuse)
