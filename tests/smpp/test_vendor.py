@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -110,7 +111,8 @@ async def test_receipt_id_in_decimal_is_matched(smsc: IndependentSmsc) -> None:
         await vendor.aclose()
 
 
-async def test_check_binds_and_reports_a_refused_bind() -> None:
+async def test_check_binds_and_reports_a_refused_bind(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     smsc = Smsc(credentials={"smsgate": "secret"})
     await smsc.start()
     try:
@@ -125,6 +127,8 @@ async def test_check_binds_and_reports_a_refused_bind() -> None:
             await bad.check()
         assert info.value.code == "smpp_bind_failed"
         assert "wrong" not in repr(bad) and "secret" not in repr(good)
+        assert "secret" not in caplog.text and "wrong" not in caplog.text
+        assert "smpp_bind_failed" in str(info.value) or "refused" in str(info.value)
     finally:
         await smsc.stop()
 

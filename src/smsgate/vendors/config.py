@@ -63,7 +63,7 @@ def _secret(value: Any) -> Any:
 
 
 class TwilioConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, hide_input_in_errors=True)
 
     type: str
     account_sid: str
@@ -82,7 +82,7 @@ class TwilioConfig(BaseModel):
 
 
 class VonageConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, hide_input_in_errors=True)
 
     type: str
     api_key: str
@@ -96,7 +96,7 @@ class VonageConfig(BaseModel):
 
 
 class TelnyxConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, hide_input_in_errors=True)
 
     type: str
     api_key: SecretStr
@@ -159,7 +159,7 @@ class AliyunConfig(BaseModel):
 
 
 class GenericHttpConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     type: str
     url: str
@@ -188,7 +188,7 @@ class GenericHttpConfig(BaseModel):
 class SmppConfig(BaseModel):
     """``type = "smpp"``: see docs/vendors/smpp.md for every key."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     type: str
     host: str
