@@ -155,6 +155,7 @@ class Review:
 
 class AliyunVendor(HttpVendor):
     kind: ClassVar[str] = "aliyun"
+    repr_fields: ClassVar[tuple[str, ...]] = ("access_key_id",)
 
     def __init__(
         self,
@@ -173,7 +174,9 @@ class AliyunVendor(HttpVendor):
         http: httpx.AsyncClient | None = None,
         timeout: float = 10.0,
     ) -> None:
-        super().__init__(name, http, timeout)
+        # callback_url is not sent with messages: Aliyun pushes receipts to the one URL set
+        # in its console, which is this one followed by ``?token=<callback_token>``.
+        super().__init__(name, http, timeout, base_url=base_url, callback_url=callback_url)
         self.access_key_id = access_key_id
         self._access_key_secret = access_key_secret
         self.sign_name = sign_name
@@ -182,13 +185,6 @@ class AliyunVendor(HttpVendor):
         self.otp_template_code = otp_template_code
         self.otp_param_name = otp_param_name
         self._callback_token = callback_token
-        # Not sent with messages: Aliyun pushes receipts to the one URL set in its console,
-        # which is this one followed by ``?token=<callback_token>``.
-        self.callback_url = callback_url
-        self.base_url = base_url.rstrip("/")
-
-    def __repr__(self) -> str:
-        return f"AliyunVendor(name={self.name!r}, access_key_id={self.access_key_id!r})"
 
     def signed(self, action: str, params: Mapping[str, str]) -> dict[str, str]:
         """``params`` with the common parameters of an RPC call and its signature."""

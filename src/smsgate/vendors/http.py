@@ -14,7 +14,7 @@ import email.utils
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -41,11 +41,28 @@ def _quiet_http_loggers() -> None:
 
 
 class HttpVendor(Vendor):
-    def __init__(self, name: str, http: httpx.AsyncClient | None, timeout: float) -> None:
+    repr_fields: ClassVar[tuple[str, ...]] = ()
+    """Public, non-secret attributes that ``repr`` shows besides the name."""
+
+    def __init__(
+        self,
+        name: str,
+        http: httpx.AsyncClient | None,
+        timeout: float,
+        *,
+        base_url: str = "",
+        callback_url: str | None = None,
+    ) -> None:
         _quiet_http_loggers()
         self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.callback_url = callback_url
         self._owns_http = http is None
         self.http = http or httpx.AsyncClient(timeout=timeout)
+
+    def __repr__(self) -> str:
+        shown = "".join(f", {f}={getattr(self, f)!r}" for f in self.repr_fields)
+        return f"{type(self).__name__}(name={self.name!r}{shown})"
 
     async def aclose(self) -> None:
         if self._owns_http:

@@ -118,6 +118,7 @@ def signature_v3(
 
 class PlivoVendor(HttpVendor):
     kind: ClassVar[str] = "plivo"
+    repr_fields: ClassVar[tuple[str, ...]] = ("auth_id",)
 
     def __init__(
         self,
@@ -132,18 +133,13 @@ class PlivoVendor(HttpVendor):
         http: httpx.AsyncClient | None = None,
         timeout: float = 10.0,
     ) -> None:
-        super().__init__(name, http, timeout)
+        super().__init__(name, http, timeout, base_url=base_url, callback_url=callback_url)
         if not (from_ or powerpack_uuid):
             raise ValueError(f"vendor {name}: Plivo needs 'from' or 'powerpack_uuid'")
         self.auth_id = auth_id
         self._auth_token = auth_token
         self.from_ = from_
         self.powerpack_uuid = powerpack_uuid
-        self.callback_url = callback_url
-        self.base_url = base_url.rstrip("/")
-
-    def __repr__(self) -> str:
-        return f"PlivoVendor(name={self.name!r}, auth_id={self.auth_id!r})"
 
     def _auth(self) -> tuple[str, str]:
         return (self.auth_id, self._auth_token.get_secret_value())

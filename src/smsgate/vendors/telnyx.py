@@ -68,7 +68,7 @@ class TelnyxVendor(HttpVendor):
         http: httpx.AsyncClient | None = None,
         timeout: float = 10.0,
     ) -> None:
-        super().__init__(name, http, timeout)
+        super().__init__(name, http, timeout, base_url=base_url, callback_url=callback_url)
         if not (from_ or messaging_profile_id):
             raise ValueError(f"vendor {name}: Telnyx needs 'from' or 'messaging_profile_id'")
         self._api_key = api_key
@@ -78,11 +78,6 @@ class TelnyxVendor(HttpVendor):
             raise ValueError(f"vendor {name}: public_key is not a base64 Ed25519 key") from exc
         self.from_ = from_
         self.messaging_profile_id = messaging_profile_id
-        self.callback_url = callback_url
-        self.base_url = base_url.rstrip("/")
-
-    def __repr__(self) -> str:
-        return f"TelnyxVendor(name={self.name!r})"
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}

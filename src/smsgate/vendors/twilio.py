@@ -62,6 +62,7 @@ def signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
 
 class TwilioVendor(HttpVendor):
     kind: ClassVar[str] = "twilio"
+    repr_fields: ClassVar[tuple[str, ...]] = ("account_sid",)
 
     def __init__(
         self,
@@ -76,18 +77,13 @@ class TwilioVendor(HttpVendor):
         http: httpx.AsyncClient | None = None,
         timeout: float = 10.0,
     ) -> None:
-        super().__init__(name, http, timeout)
+        super().__init__(name, http, timeout, base_url=base_url, callback_url=callback_url)
         if not (from_ or messaging_service_sid):
             raise ValueError(f"vendor {name}: Twilio needs 'from' or 'messaging_service_sid'")
         self.account_sid = account_sid
         self._auth_token = auth_token
         self.from_ = from_
         self.messaging_service_sid = messaging_service_sid
-        self.callback_url = callback_url
-        self.base_url = base_url.rstrip("/")
-
-    def __repr__(self) -> str:
-        return f"TwilioVendor(name={self.name!r}, account_sid={self.account_sid!r})"
 
     async def send(self, message: OutboundMessage) -> Submitted:
         form = {"To": message.to, "Body": message.body}

@@ -80,6 +80,7 @@ def signature(params: Mapping[str, str], secret: str, method: SignatureMethod) -
 
 class VonageVendor(HttpVendor):
     kind: ClassVar[str] = "vonage"
+    repr_fields: ClassVar[tuple[str, ...]] = ("api_key",)
 
     def __init__(
         self,
@@ -95,17 +96,12 @@ class VonageVendor(HttpVendor):
         http: httpx.AsyncClient | None = None,
         timeout: float = 10.0,
     ) -> None:
-        super().__init__(name, http, timeout)
+        super().__init__(name, http, timeout, base_url=base_url, callback_url=callback_url)
         self.api_key = api_key
         self._api_secret = api_secret
         self._signature_secret = signature_secret
         self.signature_method = signature_method
         self.from_ = from_
-        self.callback_url = callback_url
-        self.base_url = base_url.rstrip("/")
-
-    def __repr__(self) -> str:
-        return f"VonageVendor(name={self.name!r}, api_key={self.api_key!r})"
 
     async def send(self, message: OutboundMessage) -> Submitted:
         form = {
