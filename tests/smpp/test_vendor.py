@@ -60,15 +60,16 @@ async def smsc() -> AsyncIterator[IndependentSmsc]:
     await server.stop()
 
 
-def vendor_for(smsc: IndependentSmsc, **options: object) -> SmppVendor:
+def vendor_for(port: int, password: str = "secret", **options: object) -> SmppVendor:
+    """A vendor bound to ``127.0.0.1:port`` as ``smsgate``, reconnecting quickly."""
     kwargs: dict[str, object] = {"reconnect_min": 0.05, "reconnect_max": 0.2, "bind_wait": 5.0}
     kwargs.update(options)
     return SmppVendor(
         "smsc1",
         host="127.0.0.1",
-        port=smsc.port,
+        port=port,
         system_id="smsgate",
-        password=SecretStr("secret"),
+        password=SecretStr(password),
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -83,7 +84,7 @@ async def wait_until(predicate, timeout: float = 10.0) -> None:  # type: ignore[
 
 async def test_send_gets_id_and_receipt(smsc: IndependentSmsc) -> None:
     sink = Sink()
-    vendor = vendor_for(smsc)
+    vendor = vendor_for(smsc.port)
     await vendor.start(sink)
     try:
         submitted = await vendor.send(outbound(1))
@@ -101,7 +102,7 @@ async def test_send_gets_id_and_receipt(smsc: IndependentSmsc) -> None:
 async def test_receipt_id_in_decimal_is_matched(smsc: IndependentSmsc) -> None:
     smsc.receipt_format = "dec"
     sink = Sink()
-    vendor = vendor_for(smsc)
+    vendor = vendor_for(smsc.port)
     await vendor.start(sink)
     try:
         submitted = await vendor.send(outbound(1))
@@ -116,12 +117,13 @@ async def test_check_binds_and_reports_a_refused_bind(caplog: pytest.LogCaptureF
     smsc = Smsc(credentials={"smsgate": "secret"})
     await smsc.start()
     try:
-        good = SmppVendor(
-            "c", host="127.0.0.1", port=smsc.port, system_id="smsgate", password=SecretStr("secret")
+        good = vendor_for(
+            smsc.port,
         )
         assert "bound as transceiver" in await good.check()
-        bad = SmppVendor(
-            "c", host="127.0.0.1", port=smsc.port, system_id="smsgate", password=SecretStr("wrong")
+        bad = vendor_for(
+            smsc.port,
+            password="wrong",
         )
         with pytest.raises(TransientVendorError) as info:
             await bad.check()
@@ -137,7 +139,7 @@ async def test_split_binds_send_on_transmitters_and_receive_on_receivers(
     smsc: IndependentSmsc,
 ) -> None:
     sink = Sink()
-    vendor = vendor_for(smsc, binding="transmitter_receiver", binds=2)
+    vendor = vendor_for(smsc.port, binding="transmitter_receiver", binds=2)
     await vendor.start(sink)
     try:
         assert [s.config.mode for s in vendor.sessions] == ["transmitter", "receiver"] * 2
@@ -153,12 +155,8 @@ async def test_split_binds_send_on_transmitters_and_receive_on_receivers(
 async def test_long_message_as_sar_or_payload(mode: str) -> None:
     smsc = Smsc()
     await smsc.start()
-    vendor = SmppVendor(
-        "c",
-        host="127.0.0.1",
-        port=smsc.port,
-        system_id="x",
-        password=SecretStr("y"),
+    vendor = vendor_for(
+        smsc.port,
         long_messages=mode,  # type: ignore[arg-type]
     )
     await vendor.start(Sink())
@@ -182,12 +180,8 @@ async def test_long_message_as_sar_or_payload(mode: str) -> None:
 async def test_status_table_permanent_transient_and_response_timeout() -> None:
     smsc = Smsc(faults=SmscFaults(reject_destinations={"0001": 0x0B, "0002": 0x08}))
     await smsc.start()
-    vendor = SmppVendor(
-        "c",
-        host="127.0.0.1",
-        port=smsc.port,
-        system_id="x",
-        password=SecretStr("y"),
+    vendor = vendor_for(
+        smsc.port,
         response_timeout=0.3,
         reconnect_min=0.05,
     )
@@ -215,12 +209,8 @@ async def test_status_table_permanent_transient_and_response_timeout() -> None:
 async def test_enquire_link_keeps_the_session_checked() -> None:
     smsc = Smsc()
     await smsc.start()
-    vendor = SmppVendor(
-        "c",
-        host="127.0.0.1",
-        port=smsc.port,
-        system_id="x",
-        password=SecretStr("y"),
+    vendor = vendor_for(
+        smsc.port,
         enquire_link_interval=0.1,
     )
     await vendor.start(Sink())
@@ -251,12 +241,8 @@ async def test_tls(smsc: IndependentSmsc, tmp_path: Path) -> None:
     server = await asyncio.start_server(relay, "127.0.0.1", 0, ssl=context)
     port = server.sockets[0].getsockname()[1]
     sink = Sink()
-    vendor = SmppVendor(
-        "c",
-        host="127.0.0.1",
-        port=port,
-        system_id="x",
-        password=SecretStr("y"),
+    vendor = vendor_for(
+        port,
         tls=True,
         tls_ca_file=str(cert),
     )
@@ -299,3 +285,16 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
         )
     )
     return cert_path, key_path
+
+
+def test_receipt_id_readings_are_learned() -> None:
+    vendor = vendor_for(2775)
+    for submitted in ("a00001", "a00002", "10"):
+        vendor._remember(submitted.upper())
+    # Ambiguous until a receipt settles it: "16" could be decimal 16 or hex 0x16.
+    assert vendor.receipt_id("10485761") == "a00001"  # decimal for hex: learned
+    assert vendor._learned == "hex_to_dec"
+    # From now on decimal ids read as hex, even for ids this process never submitted.
+    assert vendor.receipt_id("16") == "10"
+    assert vendor.receipt_id("0010485762") == "a00002"
+    assert vendor_for(2775, receipt_ids="same").receipt_id("00A00001") == "a00001"

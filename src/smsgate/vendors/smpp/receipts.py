@@ -82,6 +82,13 @@ def candidates(message_id: str, mode: ReceiptIds = "auto") -> list[str]:
     return [same, *(c for c in (as_hex, as_dec) if c is not None and c != same)]
 
 
+def reading(raw_id: str, stored: str) -> ReceiptIds | None:
+    """Which reading turns a receipt's ``raw_id`` into the ``stored`` id, if only one does."""
+    readings: tuple[ReceiptIds, ...] = ("same", "hex_to_dec", "dec_to_hex")
+    fits = [mode for mode in readings if candidates(raw_id, mode) == [stored]]
+    return fits[0] if len(fits) == 1 else None
+
+
 def _is_hex(value: str) -> bool:
     return all(c in "0123456789abcdef" for c in value)
 

@@ -79,10 +79,17 @@ class BindRefused(Exception):
 
 
 class Session:
-    def __init__(self, config: SessionConfig, label: str, on_deliver: DeliverHandler) -> None:
+    def __init__(
+        self,
+        config: SessionConfig,
+        label: str,
+        on_deliver: DeliverHandler,
+        on_message_id: Callable[[str], None] = lambda message_id: None,
+    ) -> None:
         self.config = config
         self.label = label
         self.on_deliver = on_deliver
+        self.on_message_id = on_message_id
         self.bound = asyncio.Event()
         self.last_error: str | None = None
         self.connects = 0
@@ -245,9 +252,15 @@ class Session:
                     future.set_result(_nack(command_id, status, sequence))
                 else:
                     try:
-                        future.set_result(pdu.decode(raw))
+                        resp = pdu.decode(raw)
                     except pdu.PduError as exc:
                         future.set_exception(exc)
+                        continue
+                    if resp.command == "submit_sm_resp" and resp.status == pdu.ESME_ROK:
+                        # Before any later PDU is read: a receipt right behind its
+                        # response finds the id known.
+                        self.on_message_id(resp.text("message_id"))
+                    future.set_result(resp)
                 continue
             if not pdu.is_known(command_id):
                 await self._send(pdu.encode("generic_nack", sequence, pdu.ESME_RINVCMDID))

@@ -147,6 +147,7 @@ class SmppVendor(Vendor):
                 ),
                 f"{name}#{i}{mode[0]}",
                 self._on_deliver,
+                self._remember,
             )
             for i in range(binds)
             for mode in modes
@@ -155,6 +156,7 @@ class SmppVendor(Vendor):
         self._turn = itertools.count()
         self._reference = itertools.count(1)
         self._recent: OrderedDict[str, None] = OrderedDict()
+        self._learned: receipts.ReceiptIds | None = None
         self._sink: EventSink | None = None
         self._started = False
         self._address = f"{host}:{port}"
@@ -266,8 +268,6 @@ class SmppVendor(Vendor):
                 **part.tlvs,
             }
             ids.append(await self._submit(session, fields))
-        for message_id in ids:
-            self._remember(message_id)
         return Submitted(ids[0], tuple(ids) if len(ids) > 1 else ())
 
     async def _submit(self, session: Session, fields: dict[str, Any]) -> str:
@@ -294,16 +294,32 @@ class SmppVendor(Vendor):
             raise error(code, f"SMSC answered command_status {resp.status:#04x}")
 
     def _remember(self, message_id: str) -> None:
-        self._recent[message_id] = None
+        """Called by the session as each ``submit_sm_resp`` is read."""
+        self._recent[receipts.canonical(message_id)] = None
         if len(self._recent) > _RECENT_IDS:
             self._recent.popitem(last=False)
 
     # ── receiving ────────────────────────────────────────────────────────────────
 
     def receipt_id(self, raw_id: str) -> str:
-        """Our stored form of a receipt's message id (see ``receipts.candidates``)."""
-        options = receipts.candidates(raw_id, self.receipt_ids)
-        return next((c for c in options if c in self._recent), options[0])
+        """Our stored form of a receipt's message id (see ``receipts.candidates``).
+
+        With ``receipt_ids = "auto"`` the first receipt whose id is recognisable in exactly
+        one reading settles the reading for the rest (an SMSC does not switch); until then
+        an unrecognised id is taken as it is written.
+        """
+        mode = self._learned or self.receipt_ids
+        options = receipts.candidates(raw_id, mode)
+        if mode != "auto":
+            return options[0]
+        known = [c for c in options if c in self._recent]
+        if not known:
+            return options[0]
+        if known[0] != options[0] or len(known) == 1:
+            self._learned = receipts.reading(raw_id, known[0])
+            if self._learned is not None:
+                log.info("%s: receipts carry ids as %s", self.name, self._learned)
+        return known[0]
 
     async def _on_deliver(self, request: Pdu) -> int:
         if self._sink is None:
