@@ -37,6 +37,7 @@ def start(
     workers: int,
     receipt_delay: float = 0.5,
     env_extra: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str, str]:
     """Returns (process, base URL, the printed admin key)."""
     port = free_port()
@@ -57,6 +58,7 @@ def start(
     ]
     if database_url:
         args += ["--database-url", database_url]
+    args += extra_args or []
     env = {
         **os.environ,
         "XDG_CONFIG_HOME": str(tmp / "config"),
@@ -77,6 +79,19 @@ def start(
         proc.kill()
         raise SystemExit(f"server did not print a key:\n{log_path.read_text()}")
     return proc, url, match.group(1)
+
+
+def start_dispatcher(
+    tmp: Path, database_url: str | None, workers: int, env_extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """A separate ``smsgate dispatch`` process beside a ``serve --no-dispatch``."""
+    args = [sys.executable, "-m", "smsgate.cli", "dispatch", "--data-dir", str(tmp / "data")]
+    args += ["--workers", str(workers)]
+    if database_url:
+        args += ["--database-url", database_url]
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp / "config"), **(env_extra or {})}
+    with (tmp / "dispatch.log").open("wb") as log:
+        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -11,7 +11,8 @@ C concurrent HTTP clients, waits until all are delivered, and prints:
 * latency p50/p99      accept → at the SMSC, and accept → ``delivered`` (from the rows'
                        created_at / updated_at), which includes ``--receipt-delay``.
 
-Run: ``python bench/smpp.py`` (``-n``, ``-c``, ``--window``, ``--binds``).
+Run: ``python bench/smpp.py`` (``-n``, ``-c``, ``--window``, ``--binds``, ``--split`` to
+run the dispatcher and its SMPP binds in a separate ``smsgate dispatch`` process).
 """
 
 from __future__ import annotations
@@ -56,8 +57,16 @@ async def run(args: argparse.Namespace) -> None:
         f'port = {smsc.port}\nsystem_id = "bench"\npassword = "bench"\n'
         f'source_addr = "SMSGATE"\nwindow = {args.window}\nbinds = {args.binds}\n'
     )
+    env = {"SMSGATE_CONFIG_FILE": str(config)}
     proc, url, key = _server.start(
-        tmp, args.database_url, args.workers, env_extra={"SMSGATE_CONFIG_FILE": str(config)}
+        tmp,
+        args.database_url,
+        args.workers,
+        env_extra=env,
+        extra_args=["--no-dispatch"] if args.split else [],
+    )
+    dispatcher = (
+        _server.start_dispatcher(tmp, args.database_url, args.workers, env) if args.split else None
     )
     db = Database(db_url, pool_size=2)
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -98,6 +107,8 @@ async def run(args: argparse.Namespace) -> None:
             ).all()
     finally:
         _server.stop(proc)
+        if dispatcher is not None:
+            _server.stop(dispatcher)
         await db.dispose()
         await smsc.stop()
     created = {body: c for body, c, _ in rows}
@@ -111,7 +122,8 @@ async def run(args: argparse.Namespace) -> None:
     backend = "postgresql" if args.database_url else "sqlite"
     print(
         f"backend={backend} n={args.n} concurrency={args.c} window={args.window} "
-        f"binds={args.binds} receipt_delay={args.receipt_delay}s errors={errors} "
+        f"binds={args.binds} split={args.split} receipt_delay={args.receipt_delay}s "
+        f"errors={errors} "
         f"delivered={len(rows)} submits={len(smsc.submits)}"
     )
     print(f"accepted     {args.n / (accepted_at - start):8.1f} msg/s")
@@ -132,6 +144,11 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=10)
     parser.add_argument("--binds", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1, help="dispatcher loops")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="run the dispatcher as its own `smsgate dispatch` process (serve --no-dispatch)",
+    )
     parser.add_argument("--receipt-delay", type=float, default=0.05)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: SQLite)")
     parser.add_argument("--timeout", type=float, default=300)
