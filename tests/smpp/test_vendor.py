@@ -298,3 +298,13 @@ def test_receipt_id_readings_are_learned() -> None:
     assert vendor.receipt_id("16") == "10"
     assert vendor.receipt_id("0010485762") == "a00002"
     assert vendor_for(2775, receipt_ids="same").receipt_id("00A00001") == "a00001"
+
+
+def test_inbound_addresses_read_as_e164_when_they_are_numbers() -> None:
+    from smsgate.vendors.smpp.vendor import _e164
+
+    assert _e164("447911123456", 1) == "+447911123456"
+    assert _e164("447911123456", 0) == "+447911123456"  # TON unknown, but a valid number
+    assert _e164("12345", 0) == "12345"  # a short code stays as it is
+    assert _e164("ACME", 5) == "ACME"
+    assert _e164("0791112345", 2) == "0791112345"  # national: no country code to add

@@ -26,6 +26,8 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from smsgate.db.types import utcnow
+from smsgate.errors import SmsgateError
+from smsgate.phone import parse_phone
 from smsgate.vendors.base import (
     EventSink,
     InboundMessage,
@@ -373,8 +375,17 @@ class SmppVendor(Vendor):
 
 
 def _e164(address: str, ton: int | None) -> str:
-    if ton == 1 and address.isdigit():
+    """An MO address as E.164 when it is international (TON 1), or when the SMSC left the
+    TON unknown (0) but the digits are a valid number with a country code."""
+    if not address.isdigit():
+        return address
+    if ton == 1:
         return "+" + address
+    if ton in (0, None) and len(address) >= 8:
+        try:
+            return parse_phone("+" + address, param="from").e164
+        except SmsgateError:
+            pass
     return address
 
 
