@@ -17,6 +17,7 @@ from smsgate.db.engine import Database
 from smsgate.db.group_commit import GroupCommit
 from smsgate.db.types import utcnow
 from smsgate.dispatch.worker import Dispatcher, apply_vendor_events, match_held
+from smsgate.inbound import repository as inbound_repository
 from smsgate.inbound import service as inbound
 from smsgate.keyring import Keyring
 from smsgate.messages.service import SendPolicy
@@ -30,6 +31,9 @@ from smsgate.vendors.routing import Router
 from smsgate.vendors.simulator import SimulatorVendor
 
 log = logging.getLogger("smsgate")
+
+HOLD_PARTS = timedelta(days=1)
+"""How long a part of a long inbound message waits for its siblings."""
 
 
 @dataclass
@@ -131,11 +135,12 @@ class Gateway:
     async def _held_receipts(self) -> None:
         """Receipts that came before their message's id was recorded: usually matched
         when it is; this sweep catches the rest (a race between two processes)."""
+        after: str | None = None
         while not self._stop.is_set():
             await self._sleep(self.settings.held_receipt_sweep_seconds)
             try:
                 async with self.db.session() as session:
-                    await match_held(session, self.now())
+                    after = await match_held(session, self.now(), after=after)
             except Exception:
                 log.exception("matching held receipts failed; retrying")
 
@@ -162,6 +167,9 @@ class Gateway:
             try:
                 async with self.db.session() as session:
                     await idempotency_repository.purge_expired(session, self.now())
+                    lost = await inbound_repository.purge_parts(session, self.now() - HOLD_PARTS)
+                if lost:
+                    log.warning("dropped %d inbound parts whose siblings never came", lost)
             except Exception:
                 log.exception("housekeeping failed")
             await self._sleep(300)

@@ -289,10 +289,13 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_receipt_id_readings_are_learned() -> None:
     vendor = vendor_for(2775)
-    for submitted in ("a00001", "a00002", "10"):
+    for submitted in ("a00001", "a00002", "a00003", "a00004", "a00005", "10"):
         vendor._remember(submitted.upper())
-    # Ambiguous until a receipt settles it: "16" could be decimal 16 or hex 0x16.
-    assert vendor.receipt_id("10485761") == "a00001"  # decimal for hex: learned
+    # One match is not enough to settle the reading; five agreeing ones are.
+    assert vendor.receipt_id("10485761") == "a00001"
+    assert vendor._learned is None
+    for n in (10485762, 10485763, 10485764, 10485765):
+        assert vendor.receipt_id(str(n)) == format(n, "x")
     assert vendor._learned == "hex_to_dec"
     # From now on decimal ids read as hex, even for ids this process never submitted.
     assert vendor.receipt_id("16") == "10"

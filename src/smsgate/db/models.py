@@ -69,6 +69,7 @@ class Message(Base):
         Index("ix_messages_project_to", "project_id", "to"),
         Index("ix_messages_batch", "batch_id"),
         Index("ix_messages_vendor_ref", "vendor", "vendor_message_id"),
+        Index("ix_messages_to_id", "to", "id"),
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsgate.db.engine import is_postgres
+from smsgate.db.engine import is_postgres, upsert_insert
 from smsgate.db.models import DispatchAttempt, HeldReceipt, Message, MessagePart, OutboxEntry
 from smsgate.messages import states
 from smsgate.messages.repository import add_events, event_row
@@ -233,7 +233,7 @@ async def find_by_vendor_ref(
     )
     if project_id is not None:
         query = query.where(Message.project_id == project_id)
-    return await session.scalar(query.limit(1))
+    return await session.scalar(query.order_by(Message.id.desc()).limit(1))
 
 
 async def apply_receipt(
@@ -266,10 +266,10 @@ async def apply_receipt(
 async def record_parts(
     session: AsyncSession, sms_id: str, vendor: str, part_ids: Sequence[str]
 ) -> None:
-    """The ids of a long message's parts, each waiting for its own receipt."""
+    """The ids of a long message's parts, each waiting for its own receipt. An id the
+    upstream used before (its counter was reset) now names this part: newest wins."""
     if part_ids:
-        await session.execute(
-            insert(MessagePart),
+        upsert = upsert_insert(session)(MessagePart).values(
             [
                 {
                     "vendor": vendor,
@@ -279,7 +279,17 @@ async def record_parts(
                     "state": states.SENT,
                 }
                 for number, part_id in enumerate(part_ids, start=1)
-            ],
+            ]
+        )
+        await session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["vendor", "vendor_message_id"],
+                set_={
+                    "sms_id": upsert.excluded.sms_id,
+                    "number": upsert.excluded.number,
+                    "state": upsert.excluded.state,
+                },
+            )
         )
 
 
@@ -302,6 +312,10 @@ async def part_receipt(
 ) -> str | None:
     """Record one part's receipt; return the state the whole message reaches, if any:
     the first part that fails fails it, and it is delivered when every part is."""
+    if is_postgres(session):
+        # Two parts' receipts in concurrent transactions would each miss the other's
+        # update and neither would see "all delivered": take turns on the message row.
+        await session.execute(select(Message.id).where(Message.id == sms_id).with_for_update())
     await session.execute(
         update(MessagePart)
         .where(
@@ -343,8 +357,11 @@ async def held_for(
     )
 
 
-async def oldest_held(session: AsyncSession, limit: int) -> list[HeldReceipt]:
-    return list(await session.scalars(select(HeldReceipt).order_by(HeldReceipt.id).limit(limit)))
+async def held_after(session: AsyncSession, after: str | None, limit: int) -> list[HeldReceipt]:
+    query = select(HeldReceipt)
+    if after is not None:
+        query = query.where(HeldReceipt.id > after)
+    return list(await session.scalars(query.order_by(HeldReceipt.id).limit(limit)))
 
 
 async def release_held(session: AsyncSession, ids: Sequence[str]) -> None:

@@ -387,9 +387,10 @@ async def _apply_receipt(
     part_of = None
     if sms_id is None:
         part_of = await queue.find_part(session, vendor, ev.vendor_message_id, project_id)
-        sms_id = part_of or await queue.find_by_vendor_ref(
-            session, vendor, ev.vendor_message_id, project_id
-        )
+        direct = await queue.find_by_vendor_ref(session, vendor, ev.vendor_message_id, project_id)
+        if direct is not None and part_of is not None and direct > part_of:
+            part_of = None  # the upstream reused the id: the newer message has it now
+        sms_id = part_of or direct
     if sms_id is None:
         return "unknown"
     state: str = ev.state
@@ -419,12 +420,21 @@ async def _apply_receipt(
 
 
 async def match_held(
-    session: AsyncSession, now: datetime, held: list[HeldReceipt] | None = None
-) -> int:
-    """Apply the held receipts whose message is now known (``held``, else the oldest few
-    hundred); drop the ones that waited longer than :data:`HOLD_RECEIPTS_FOR`."""
+    session: AsyncSession,
+    now: datetime,
+    held: list[HeldReceipt] | None = None,
+    *,
+    after: str | None = None,
+) -> str | None:
+    """Apply the held receipts whose message is now known (``held``, else the next few
+    hundred after ``after``); drop the ones that waited longer than
+    :data:`HOLD_RECEIPTS_FOR`. Returns where the next sweep goes on from (None: from the
+    start), so a pile of receipts that never match cannot hide the newer ones."""
     if held is None:
-        held = await queue.oldest_held(session, 500)
+        held = await queue.held_after(session, after, 500)
+        cursor = held[-1].id if len(held) == 500 else None
+    else:
+        cursor = None
     done, rows = [], []
     for h in held:
         ev = VendorEvent(
@@ -450,4 +460,4 @@ async def match_held(
             done.append(h.id)
     await add_events(session, rows)
     await queue.release_held(session, done)
-    return len(done)
+    return cursor

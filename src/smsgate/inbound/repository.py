@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsgate.db.engine import upsert_insert
+from smsgate.db.engine import is_postgres, upsert_insert
 from smsgate.db.models import InboundMessageRow, InboundPartRow, Message, Project
 
 
@@ -30,8 +31,28 @@ async def find_by_vendor_id(
     )
 
 
+PART_LIFETIME = timedelta(minutes=10)
+"""Parts of one message arrive within seconds; a part older than this belongs to an earlier
+message that lost a sibling (its 8-bit reference comes round again), not to this one."""
+
+
 async def add_part(session: AsyncSession, row: dict[str, Any]) -> None:
-    """Store one part; the same part again (a redelivery) is ignored."""
+    """Store one part; the same part again (a redelivery) is ignored. Parts of the same
+    message wait for each other in turn (PostgreSQL: an advisory lock on the key), so two
+    concurrent last parts cannot both miss the other."""
+    key = f"{row['vendor']}|{row['from_']}|{row['to']}|{row['reference']}|{row['total']}"
+    if is_postgres(session):
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+    await session.execute(
+        delete(InboundPartRow).where(
+            InboundPartRow.vendor == row["vendor"],
+            InboundPartRow.from_ == row["from_"],
+            InboundPartRow.to == row["to"],
+            InboundPartRow.reference == row["reference"],
+            InboundPartRow.total == row["total"],
+            InboundPartRow.received_at < row["received_at"] - PART_LIFETIME,
+        )
+    )
     insert = upsert_insert(session)
     await session.execute(
         insert(InboundPartRow)
@@ -67,6 +88,14 @@ async def project_for_reply(session: AsyncSession, phone: str) -> str | None:
     return await session.scalar(
         select(Message.project_id).where(Message.to == phone).order_by(Message.id.desc()).limit(1)
     )
+
+
+async def purge_parts(session: AsyncSession, before: datetime) -> int:
+    """Drop parts whose siblings never came; returns how many."""
+    result = await session.execute(
+        delete(InboundPartRow).where(InboundPartRow.received_at < before)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def first_project(session: AsyncSession) -> str | None:

@@ -194,7 +194,8 @@ class SmppConfig(BaseModel):
     host: str
     port: int = Field(default=2775, ge=1, le=65535)
     system_id: str = Field(max_length=15)
-    password: SecretStr
+    password: SecretStr = Field(max_length=8)
+    """SMPP 3.4 allows 8 characters (a longer one would be cut short on the wire)."""
     system_type: str = Field(default="", max_length=12)
     binding: Literal["transceiver", "transmitter_receiver", "transmitter"] = "transceiver"
     binds: int = Field(default=1, ge=1, le=32)

@@ -36,6 +36,8 @@ ESM_UDHI = 0x40
 ESM_RECEIPT = 0x04
 """esm_class message type "SMSC delivery receipt" (bits 2-5 = 0001)."""
 ESM_TYPE_MASK = 0x3C
+ESM_INTERMEDIATE = 0x20
+"""esm_class message type "intermediate delivery notification" (bits 2-5 = 1000)."""
 
 _LATIN1_SINGLE = 140
 _LATIN1_MULTI = 134

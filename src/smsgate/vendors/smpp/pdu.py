@@ -21,7 +21,10 @@ from typing import Any, Literal
 from smpplib import command_codes as _command_codes
 from smpplib import consts as _consts
 from smpplib import exceptions as _exceptions
+from smpplib import pdu as _pdu_module
 from smpplib import smpp as _smpp
+from smpplib.command import Param as _Param
+from smpplib.ptypes import ostr as _ostr
 
 HEADER = struct.Struct(">LLLL")
 MAX_PDU_LENGTH = 64 * 1024
@@ -172,19 +175,22 @@ def header(raw: bytes) -> tuple[int, int, int, int]:
     return length, command_id, status, sequence
 
 
+_RAW_TLV = _Param(type=_ostr)
+
+
 def decode(raw: bytes) -> Pdu:
+    """Decode one PDU. A standard TLV that smpplib does not expect on this command (an
+    SMSC may add ``network_error_code`` to a ``submit_sm_resp``, or ``delivery_failure_reason``
+    to a receipt) is kept as raw bytes instead of failing the whole PDU."""
     try:
-        pdu = _smpp.parse_pdu(raw, client=_CLIENT, allow_unknown_opt_params=True)
-    except (
-        _exceptions.UnknownCommandError,
-        struct.error,
-        ValueError,
-        IndexError,
-        UnicodeDecodeError,
-    ) as exc:
-        raise PduError(f"cannot decode PDU: {exc}") from exc
-    if pdu is None:
-        raise PduError("unknown command id")
+        pdu = _smpp.make_pdu(_pdu_module.extract_command(raw), client=_CLIENT)
+        missing = {name: _RAW_TLV for name in _consts.OPTIONAL_PARAMS if name not in pdu.params}
+        if missing:
+            pdu.params = {**pdu.params, **missing}
+        pdu.allow_unknown_opt_params = True
+        pdu.parse(raw)
+    except Exception as exc:  # the codec's errors are not one family: KeyError, struct.error, …
+        raise PduError(f"cannot decode PDU: {type(exc).__name__}: {exc}") from exc
     return Pdu(pdu)
 
 

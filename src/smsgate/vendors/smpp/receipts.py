@@ -111,6 +111,7 @@ def parse(pdu: Pdu) -> Receipt | None:
         return None
     err = fields.get("err")
     error = err if err and err.strip("0") else None
-    if error is None and stat not in ("DELIVRD", "ACCEPTD", "ENROUTE"):
+    if error is None and STAT.get(stat, "sent") not in ("delivered", "sent"):
         error = stat.lower()
-    return Receipt(message_id, stat, STAT.get(stat, "undelivered"), error)
+    # A word we do not know is not a verdict: it changes nothing (a later DELIVRD still can).
+    return Receipt(message_id, stat, STAT.get(stat, "sent"), error)

@@ -41,6 +41,7 @@ DeliverHandler = Callable[[Pdu], Awaitable[int]]
 
 _RESPONSE_BIT = 0x80000000
 _GENERIC_NACK = 0x80000000
+_DELIVER_SM = 0x00000005
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ class SessionConfig:
     throttle_pause: float = 1.0
     tls: ssl.SSLContext | None = None
     tls_server_name: str | None = None
-    deliver_concurrency: int = 32
+    deliver_concurrency: int = 256
+    """``deliver_sm`` being stored at once; they share group-commit transactions."""
 
 
 class SessionLost(Exception):
@@ -135,6 +137,9 @@ class Session:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
+        for task in list(self._delivery_tasks):
+            task.cancel()
+        await asyncio.gather(*self._delivery_tasks, return_exceptions=True)
         self._drop("session closed")
 
     # ── the connection loop ──────────────────────────────────────────────────────
@@ -150,10 +155,19 @@ class Session:
             except BindRefused as exc:
                 self.last_error = str(exc)
                 log.warning("%s: %s", self.label, exc)
-            except (OSError, asyncio.IncompleteReadError, pdu.PduError, TimeoutError) as exc:
+            except (
+                OSError,
+                asyncio.IncompleteReadError,
+                pdu.PduError,
+                TimeoutError,
+                SessionLost,
+            ) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 if not self._closing:
                     log.warning("%s: connection lost (%s)", self.label, self.last_error)
+            except Exception as exc:  # never let the session die: reconnect instead
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("%s: session failed; reconnecting", self.label)
             finally:
                 self._drop(self.last_error or "connection closed")
             if self._closing:
@@ -265,15 +279,27 @@ class Session:
             if not pdu.is_known(command_id):
                 await self._send(pdu.encode("generic_nack", sequence, pdu.ESME_RINVCMDID))
                 continue
-            request = pdu.decode(raw)
+            try:
+                request = pdu.decode(raw)
+            except pdu.PduError as exc:
+                # Refuse this one PDU for good rather than drop the connection: the SMSC
+                # would only send it again after every reconnect.
+                log.warning("%s: undecodable request refused: %s", self.label, exc)
+                if command_id == _DELIVER_SM:
+                    await self._send(pdu.encode("deliver_sm_resp", sequence, pdu.ESME_RX_P_APPN))
+                else:
+                    await self._send(pdu.encode("generic_nack", sequence, pdu.ESME_RINVCMDLEN))
+                continue
             if request.command == "enquire_link":
                 await self._send(pdu.encode("enquire_link_resp", sequence))
             elif request.command == "unbind":
                 await self._send(pdu.encode("unbind_resp", sequence))
                 return
             elif request.command == "deliver_sm":
+                # Storage behind by a whole group commit: stop reading (TCP pushes back on
+                # the SMSC) rather than refuse, which would leave the retry to its schedule.
                 await self._deliveries.acquire()
-                task = asyncio.create_task(self._deliver(request))
+                task = asyncio.create_task(self._deliver(request, self._writer))
                 self._delivery_tasks.add(task)
                 task.add_done_callback(self._delivery_tasks.discard)
             elif request.command == "alert_notification":
@@ -281,7 +307,7 @@ class Session:
             else:
                 await self._send(pdu.encode("generic_nack", sequence, pdu.ESME_RINVCMDID))
 
-    async def _deliver(self, request: Pdu) -> None:
+    async def _deliver(self, request: Pdu, writer: asyncio.StreamWriter | None) -> None:
         try:
             try:
                 status = await self.on_deliver(request)
@@ -290,6 +316,8 @@ class Session:
                     "%s: storing a deliver_sm failed; asking the SMSC to retry", self.label
                 )
                 status = pdu.ESME_RX_T_APPN
+            if writer is not self._writer:
+                return  # reconnected meanwhile: the sequence number means nothing there
             with contextlib.suppress(OSError, SessionLost):
                 await self._send(pdu.encode("deliver_sm_resp", request.sequence, status))
         finally:
@@ -305,17 +333,28 @@ class Session:
         writer = self._writer
         if writer is None or writer.is_closing():
             raise SessionLost("not connected")
-        writer.write(raw)
-        await writer.drain()
+        try:
+            writer.write(raw)
+            await writer.drain()
+        except OSError as exc:  # the connection went while we wrote
+            raise SessionLost(f"{type(exc).__name__}: {exc}") from exc
 
     async def request(self, command: str, **fields: Any) -> Pdu:
         """Send a request and wait for its response (no window, no pacing)."""
         sequence = self._next_sequence()
         future: asyncio.Future[Pdu] = asyncio.get_running_loop().create_future()
         self._pending[sequence] = future
+        written = False
         try:
             await self._send(pdu.encode(command, sequence, **fields))
+            written = True
             return await future
+        except asyncio.CancelledError:
+            if written and command == "submit_sm":
+                # Whoever waited gave up; the submit's fate is unknown and it will be
+                # retried. A fresh connection keeps stale responses from piling up.
+                self._abort()
+            raise
         finally:
             self._pending.pop(sequence, None)
 

@@ -54,6 +54,9 @@ _MODES: dict[Binding, tuple[BindMode, ...]] = {
     "transmitter": ("transmitter",),
 }
 
+_LEARN_AFTER = 5
+"""Agreeing receipts it takes to settle how an SMSC writes receipt ids (``auto``)."""
+
 _RECENT_IDS = 200_000
 """How many submitted ids the vendor remembers to tell a receipt's id format."""
 
@@ -121,6 +124,8 @@ class SmppVendor(Vendor):
         self.want_receipts = delivery_receipts
         self.receipt_ids = receipt_ids
         self.bind_wait = bind_wait
+        self.deadline = (timeout or 10.0) * 0.8
+        """A send gives up before the dispatcher's ``vendor_timeout_seconds`` would cancel it."""
         context: ssl.SSLContext | None = None
         if tls:
             context = ssl.create_default_context(cafile=tls_ca_file)
@@ -159,6 +164,8 @@ class SmppVendor(Vendor):
         self._reference = itertools.count(1)
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._learned: receipts.ReceiptIds | None = None
+        self._streak_reading: receipts.ReceiptIds | None = None
+        self._streak = 0
         self._sink: EventSink | None = None
         self._started = False
         self._address = f"{host}:{port}"
@@ -182,13 +189,12 @@ class SmppVendor(Vendor):
 
     def connections(self) -> list[dict[str, Any]]:
         return [
+            # Tenants' admins see these: the state only, no addresses or error texts.
             {
                 "session": s.label,
                 "mode": s.config.mode,
                 "bound": s.bound.is_set(),
-                "outstanding": s.outstanding,
                 "paused": s.paused,
-                "last_error": s.last_error,
             }
             for s in self.sessions
         ]
@@ -252,6 +258,27 @@ class SmppVendor(Vendor):
             raise PermanentVendorError("no_sender", f"{self.name} has no source_addr to send from")
         src, src_ton, src_npi = _address(source, self.source_ton, self.source_npi)
         dst, dst_ton, dst_npi = _address(message.to, self.dest_ton, self.dest_npi)
+        try:
+            async with asyncio.timeout(self.deadline):
+                return await self._send_parts(
+                    parts, (src, src_ton, src_npi), (dst, dst_ton, dst_npi)
+                )
+        except TimeoutError:
+            # Our own deadline, inside the dispatcher's: a clean transient error (and a
+            # fresh connection, see Session.request) rather than being cancelled from
+            # outside with the session none the wiser.
+            raise TransientVendorError(
+                "smpp_timeout", f"{self.name}: not submitted within {self.deadline:.1f}s"
+            ) from None
+
+    async def _send_parts(
+        self,
+        parts: list[coding.Part],
+        source: tuple[str, int, int],
+        destination: tuple[str, int, int],
+    ) -> Submitted:
+        src, src_ton, src_npi = source
+        dst, dst_ton, dst_npi = destination
         session = await self._session()
         ids: list[str] = []
         for part in parts:
@@ -317,18 +344,28 @@ class SmppVendor(Vendor):
         known = [c for c in options if c in self._recent]
         if not known:
             return options[0]
-        if known[0] != options[0] or len(known) == 1:
-            self._learned = receipts.reading(raw_id, known[0])
-            if self._learned is not None:
-                log.info("%s: receipts carry ids as %s", self.name, self._learned)
+        seen = receipts.reading(raw_id, known[0]) if len(known) == 1 else None
+        if seen is not None:
+            # One coincidence (an old id whose other reading is a recent id) must not
+            # settle it: only a run of agreeing, unambiguous receipts does.
+            self._streak = self._streak + 1 if seen == self._streak_reading else 1
+            self._streak_reading = seen
+            if self._streak >= _LEARN_AFTER:
+                self._learned = seen
+                log.info("%s: receipts carry ids as %s", self.name, seen)
         return known[0]
 
     async def _on_deliver(self, request: Pdu) -> int:
         if self._sink is None:
             return pdu.ESME_RX_T_APPN
         esm_class = request.get("esm_class") or 0
+        message_type = esm_class & coding.ESM_TYPE_MASK
         events: list[VendorEvent | InboundMessage]
-        if esm_class & coding.ESM_TYPE_MASK:
+        if message_type not in (0, coding.ESM_RECEIPT, coding.ESM_INTERMEDIATE):
+            # An SME delivery or user acknowledgement: neither a receipt nor a text.
+            log.info("%s: deliver_sm of message type %#x acknowledged", self.name, message_type)
+            return pdu.ESME_ROK
+        if message_type:
             receipt = receipts.parse(request)
             if receipt is None:
                 log.warning(

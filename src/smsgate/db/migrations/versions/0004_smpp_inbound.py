@@ -21,6 +21,8 @@ _TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    # Who last wrote to a phone: the project an inbound reply belongs to.
+    op.create_index("ix_messages_to_id", "messages", ["to", "id"])
     op.create_table(
         "message_parts",
         sa.Column("vendor", sa.String(64), nullable=False),
@@ -76,3 +78,4 @@ def downgrade() -> None:
     op.drop_table("inbound_messages")
     op.drop_table("held_receipts")
     op.drop_table("message_parts")
+    op.drop_index("ix_messages_to_id", table_name="messages")
