@@ -109,10 +109,14 @@ async def test_dropped_connection_reconnects_with_at_most_a_window_of_duplicates
         assert await gw.states() == {"delivered": n}
 
 
+@pytest.mark.parametrize("receipt_format", ["hex", "dec"])
 async def test_receipt_before_submit_response_is_matched(
-    db_url: str, tmp_path: Path, smsc: IndependentSmsc
+    db_url: str, tmp_path: Path, smsc: IndependentSmsc, receipt_format: str
 ) -> None:
+    """Also when the receipt writes the id in decimal: it cannot be read until the
+    response it overtook brings the (hex) id."""
     smsc.early_receipts = True
+    smsc.receipt_format = receipt_format
     n = 50
     async with smpp_gateway(db_url, tmp_path, smsc) as gw:
         await gw.send_many([f"e{i}" for i in range(n)])

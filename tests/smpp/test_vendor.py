@@ -107,7 +107,11 @@ async def test_receipt_id_in_decimal_is_matched(smsc: IndependentSmsc) -> None:
     try:
         submitted = await vendor.send(outbound(1))
         await wait_until(lambda: len(sink.receipts) == 1)
-        assert sink.receipts[0].vendor_message_id == submitted.vendor_message_id
+        [receipt] = sink.receipts
+        if receipt.vendor_message_id != submitted.vendor_message_id:
+            # It overtook its submit_sm_resp (smpp34 does not order the two): the id was
+            # not known yet, so the hex reading travels as an alternate, tried next.
+            assert submitted.vendor_message_id in receipt.alternate_ids
     finally:
         await vendor.aclose()
 

@@ -285,6 +285,8 @@ class HeldReceipt(Base):
     __tablename__ = "held_receipts"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(40), index=True)
+    """The readings of one receipt's id (hex, decimal) share a group; they go together."""
     vendor: Mapped[str] = mapped_column(String(64))
     vendor_message_id: Mapped[str] = mapped_column(String(128))
     project_id: Mapped[str | None] = mapped_column(String(40))

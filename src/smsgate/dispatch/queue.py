@@ -336,8 +336,8 @@ async def part_receipt(
     return None
 
 
-async def hold_receipt(session: AsyncSession, row: dict[str, Any]) -> None:
-    await session.execute(insert(HeldReceipt), [row])
+async def hold_receipt(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    await session.execute(insert(HeldReceipt), rows)
 
 
 async def held_for(
@@ -364,6 +364,7 @@ async def held_after(session: AsyncSession, after: str | None, limit: int) -> li
     return list(await session.scalars(query.order_by(HeldReceipt.id).limit(limit)))
 
 
-async def release_held(session: AsyncSession, ids: Sequence[str]) -> None:
-    if ids:
-        await session.execute(delete(HeldReceipt).where(HeldReceipt.id.in_(ids)))
+async def release_held(session: AsyncSession, groups: Sequence[str]) -> None:
+    """Remove held receipts, every reading of each."""
+    if groups:
+        await session.execute(delete(HeldReceipt).where(HeldReceipt.group_id.in_(groups)))

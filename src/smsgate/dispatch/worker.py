@@ -20,7 +20,7 @@ import os
 import random
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -354,21 +354,34 @@ async def apply_vendor_events(
     rows = []
     for ev in events:
         outcome = await _apply_receipt(session, vendor, ev, now, project_id)
+        for reading in ev.alternate_ids:
+            if outcome != "unknown":
+                break
+            outcome = await _apply_receipt(
+                session, vendor, replace(ev, vendor_message_id=reading), now, project_id
+            )
         if outcome == "unknown":
             log.debug("holding a receipt from %s for unknown id %s", vendor, ev.vendor_message_id)
+            # One row per reading of the id (SMPP: hex or decimal), tied by a group: the
+            # first reading that a recorded message carries wins, the rest go with it.
+            group = new_id("hld")
             await queue.hold_receipt(
                 session,
-                {
-                    "id": new_id("hld"),
-                    "vendor": vendor,
-                    "vendor_message_id": ev.vendor_message_id,
-                    "project_id": project_id,
-                    "state": ev.state,
-                    "error_code": ev.error_code,
-                    "error_message": ev.error_message,
-                    "occurred_at": ev.occurred_at,
-                    "received_at": now,
-                },
+                [
+                    {
+                        "id": group if n == 0 else new_id("hld"),
+                        "group_id": group,
+                        "vendor": vendor,
+                        "vendor_message_id": reading,
+                        "project_id": project_id,
+                        "state": ev.state,
+                        "error_code": ev.error_code,
+                        "error_message": ev.error_message,
+                        "occurred_at": ev.occurred_at,
+                        "received_at": now,
+                    }
+                    for n, reading in enumerate((ev.vendor_message_id, *ev.alternate_ids))
+                ],
             )
         elif outcome is not None:
             rows.append(outcome)
@@ -435,8 +448,11 @@ async def match_held(
         cursor = held[-1].id if len(held) == 500 else None
     else:
         cursor = None
-    done, rows = [], []
+    done: list[str] = []
+    rows = []
     for h in held:
+        if h.group_id in done:
+            continue  # another reading of the same receipt was matched already
         ev = VendorEvent(
             kind="receipt",
             state=h.state,  # type: ignore[arg-type]
@@ -447,7 +463,7 @@ async def match_held(
         )
         outcome = await _apply_receipt(session, h.vendor, ev, now, h.project_id)
         if outcome != "unknown":
-            done.append(h.id)
+            done.append(h.group_id)
             if outcome is not None:
                 rows.append(outcome)
         elif now - h.received_at > HOLD_RECEIPTS_FOR:
@@ -457,7 +473,7 @@ async def match_held(
                 h.vendor_message_id,
                 HOLD_RECEIPTS_FOR,
             )
-            done.append(h.id)
+            done.append(h.group_id)
     await add_events(session, rows)
     await queue.release_held(session, done)
     return cursor

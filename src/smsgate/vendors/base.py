@@ -46,6 +46,9 @@ class VendorEvent:
     state: Literal["sent", "delivered", "undelivered", "failed"]
     vendor_message_id: str
     sms_id: str | None = None
+    alternate_ids: tuple[str, ...] = ()
+    """Other readings of ``vendor_message_id`` (SMPP: the same number in hex or decimal),
+    tried when no message carries it: most likely first."""
     error_code: str | None = None
     error_message: str | None = None
     occurred_at: datetime | None = None

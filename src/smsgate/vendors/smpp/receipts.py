@@ -84,8 +84,13 @@ def candidates(message_id: str, mode: ReceiptIds = "auto") -> list[str]:
 
 def reading(raw_id: str, stored: str) -> ReceiptIds | None:
     """Which reading turns a receipt's ``raw_id`` into the ``stored`` id, if only one does."""
-    readings: tuple[ReceiptIds, ...] = ("same", "hex_to_dec", "dec_to_hex")
-    fits = [mode for mode in readings if candidates(raw_id, mode) == [stored]]
+    same = canonical(raw_id)
+    readings: dict[ReceiptIds, str | None] = {
+        "same": same,
+        "hex_to_dec": format(int(same), "x") if same.isdigit() else None,
+        "dec_to_hex": str(int(same, 16)) if same and _is_hex(same) else None,
+    }
+    fits = [mode for mode, value in readings.items() if value == stored]
     return fits[0] if len(fits) == 1 else None
 
 

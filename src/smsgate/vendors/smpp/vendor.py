@@ -372,11 +372,18 @@ class SmppVendor(Vendor):
                     "%s: a receipt without a message id; acknowledged and dropped", self.name
                 )
                 return pdu.ESME_ROK
+            stored = self.receipt_id(receipt.message_id)
+            readings = (
+                receipts.candidates(receipt.message_id, "auto")
+                if self.receipt_ids == "auto" and self._learned is None
+                else [stored]
+            )
             events = [
                 VendorEvent(
                     kind="receipt",
                     state=receipt.state,
-                    vendor_message_id=self.receipt_id(receipt.message_id),
+                    vendor_message_id=stored,
+                    alternate_ids=tuple(r for r in readings if r != stored),
                     error_code=receipt.error,
                     error_message=f"SMSC reported {receipt.stat}" if receipt.error else None,
                     occurred_at=utcnow(),

@@ -36,6 +36,7 @@ def upgrade() -> None:
     op.create_table(
         "held_receipts",
         sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("group_id", sa.String(40), nullable=False),
         sa.Column("vendor", sa.String(64), nullable=False),
         sa.Column("vendor_message_id", sa.String(128), nullable=False),
         sa.Column("project_id", sa.String(40), nullable=True),
@@ -46,6 +47,7 @@ def upgrade() -> None:
         sa.Column("received_at", _TS, nullable=False),
     )
     op.create_index("ix_held_receipts_ref", "held_receipts", ["vendor", "vendor_message_id"])
+    op.create_index("ix_held_receipts_group_id", "held_receipts", ["group_id"])
     op.create_table(
         "inbound_messages",
         sa.Column("id", sa.String(40), primary_key=True),
