@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,12 +16,13 @@ from smsgate.api import idempotency_repository
 from smsgate.config import Settings
 from smsgate.db.engine import Database
 from smsgate.db.group_commit import GroupCommit
+from smsgate.db.models import Message
 from smsgate.db.types import utcnow
 from smsgate.dispatch.worker import Dispatcher, apply_vendor_events, match_held
 from smsgate.inbound import repository as inbound_repository
 from smsgate.inbound import service as inbound
 from smsgate.keyring import Keyring
-from smsgate.messages.service import SendPolicy
+from smsgate.messages.service import SendPolicy, accept_many
 from smsgate.pricing import DEFAULT_PRICES
 from smsgate.sandbox.carrier import SimulatedCarrier
 from smsgate.vendors import config as vendor_config
@@ -54,6 +56,8 @@ class Gateway:
     _event_store: GroupCommit[tuple[str, Sequence[VendorEvent | InboundMessage]], None] = field(
         init=False
     )
+    sends: GroupCommit[dict[str, Any], Message] = field(init=False)
+    """Single API sends without an idempotency key: concurrent ones share a transaction."""
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Gateway:
@@ -88,6 +92,7 @@ class Gateway:
         gw = cls(settings, db, carrier, vendors, router, byok, policy, keys)
         carrier.clock = gw.now
         gw._event_store = GroupCommit(db, gw._write_events)
+        gw.sends = GroupCommit(db, accept_many)
         return gw
 
     def now(self) -> datetime:

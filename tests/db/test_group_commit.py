@@ -15,7 +15,7 @@ from smsgate.accounts.service import create_project
 from smsgate.app import create_app
 from smsgate.db.engine import Database
 from smsgate.db.group_commit import GroupCommit
-from smsgate.db.models import Project
+from smsgate.db.models import Message, Project
 from smsgate.gateway import Gateway
 from tests.conftest import fast_settings, make_tenant, wait_for_state
 
@@ -76,5 +76,70 @@ async def test_a_send_wakes_the_dispatcher(db_url: str, tmp_path: Path) -> None:
                     "/v1/sms/send", json={"to": "+15005550006", "body": "x"}, headers=tenant.headers
                 )
                 await wait_for_state(c, tenant, r.json()["sms_id"], {"delivered"}, timeout=3)
+    finally:
+        await gw.aclose()
+
+
+async def test_one_bad_item_fails_only_its_caller(db_url: str) -> None:
+    """A shared transaction that fails is retried item by item: the rest still commit."""
+    db = Database(db_url)
+    sizes: list[int] = []
+
+    async def write(session: AsyncSession, names: Sequence[str]) -> list[str]:
+        sizes.append(len(names))
+        ids = [(await create_project(session, n)).id for n in names]
+        if "bad" in names:
+            raise ValueError("bad item")
+        return ids
+
+    group: GroupCommit[str, str] = GroupCommit(db, write)
+    try:
+        names = [f"p{i}" for i in range(10)]
+        names.insert(5, "bad")
+        results = await asyncio.gather(*(group.submit(n) for n in names), return_exceptions=True)
+        failed = [n for n, r in zip(names, results, strict=True) if isinstance(r, Exception)]
+        assert failed == ["bad"]
+        assert max(sizes) > 1  # the items did share a transaction first
+        async with db.reader() as s:
+            stored = set(await s.scalars(select(Project.name)))
+        assert stored == {f"p{i}" for i in range(10)}
+    finally:
+        await db.dispose()
+
+
+async def test_concurrent_api_sends_share_transactions(db_url: str, tmp_path: Path) -> None:
+    """Sends without an idempotency key go through one group commit: each caller gets
+    its own stored message, and concurrent ones took fewer transactions than sends."""
+    gw = Gateway.build(fast_settings(db_url, tmp_path / "d"))
+    sizes: list[int] = []
+    write = gw.sends._write
+
+    async def counting(session: AsyncSession, rows: Sequence[dict[str, object]]) -> list[Message]:
+        sizes.append(len(rows))
+        return list(await write(session, rows))
+
+    gw.sends._write = counting
+    app = create_app(gateway=gw, background=False)
+    try:
+        async with app.router.lifespan_context(app):
+            tenant = await make_tenant(gw.db)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                answers = await asyncio.gather(
+                    *(
+                        c.post(
+                            "/v1/sms/send",
+                            json={"to": f"+1500555{i:04d}", "body": f"m{i}"},
+                            headers=tenant.headers,
+                        )
+                        for i in range(40)
+                    )
+                )
+        assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
+        ids = {r.json()["sms_id"] for r in answers}
+        assert len(ids) == 40 and sum(sizes) == 40 and len(sizes) < 40
+        async with gw.db.reader() as s:
+            stored = {i: b for i, b in await s.execute(select(Message.id, Message.body))}
+        assert {stored[r.json()["sms_id"]] for r in answers} == {f"m{i}" for i in range(40)}
     finally:
         await gw.aclose()

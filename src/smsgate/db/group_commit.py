@@ -4,7 +4,11 @@ Callers ``await submit(item)``; while one batch is being written, the items that
 arrive meanwhile wait and go together in the next transaction. There is no timer
 and no added delay: under no load a batch is one item; under load batches grow
 by themselves, and the number of transactions (fsyncs, lock hand-overs) per item
-falls. Each caller gets its own item's result, or the batch's exception.
+falls. Each caller gets its own item's result.
+
+If a shared transaction fails, each of its items is written again alone, so one bad
+item fails only its own caller and the rest commit (a transient fault fails the
+callers whose solo write fails too; they own the retry).
 """
 
 from __future__ import annotations
@@ -44,17 +48,48 @@ class GroupCommit(Generic[T, R]):
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
                 try:
-                    async with self._db.session() as session:
-                        results = await self._write(session, [item for item, _ in batch])
+                    results = await self._write_batch(batch)
+                except Exception as exc:
+                    if len(batch) == 1:
+                        self._settle(batch, exc=exc)
+                    else:
+                        await self._write_alone(batch)
                 except BaseException as exc:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    if not isinstance(exc, Exception):
-                        raise
+                    self._settle(batch, exc=exc)
+                    raise
                 else:
-                    for (_, future), result in zip(batch, results, strict=True):
-                        if not future.done():
-                            future.set_result(result)
+                    self._settle(batch, results=results)
         finally:
             self._flusher = None
+
+    async def _write_batch(self, batch: list[tuple[T, asyncio.Future[R]]]) -> Sequence[R]:
+        async with self._db.session() as session:
+            results = await self._write(session, [item for item, _ in batch])
+            if len(results) != len(batch):  # inside the transaction: it rolls back
+                raise RuntimeError(f"wrote {len(batch)} items, got {len(results)} results")
+        return results
+
+    async def _write_alone(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        """A shared transaction failed: find the bad item by writing each on its own."""
+        for one in batch:
+            if one[1].done():
+                continue
+            try:
+                self._settle([one], results=await self._write_batch([one]))
+            except Exception as exc:
+                self._settle([one], exc=exc)
+
+    @staticmethod
+    def _settle(
+        batch: list[tuple[T, asyncio.Future[R]]],
+        *,
+        results: Sequence[R] = (),
+        exc: BaseException | None = None,
+    ) -> None:
+        for index, (_, future) in enumerate(batch):
+            if future.done():  # the caller was canceled
+                continue
+            if exc is not None:
+                future.set_exception(exc)
+            else:
+                future.set_result(results[index])

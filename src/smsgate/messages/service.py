@@ -16,6 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smsgate.db.engine import Database
+from smsgate.db.group_commit import GroupCommit
 from smsgate.db.models import Batch, Message
 from smsgate.errors import Conflict, NotFound, SmsgateError, Unprocessable
 from smsgate.ids import has_prefix, new_id
@@ -163,6 +165,24 @@ async def send(
     row = prepare(req, project_id=project_id, policy=policy, now=now)
     [message] = await accept_many(session, [row])
     return SmsRecord.of(message)
+
+
+async def send_grouped(
+    db: Database,
+    sends: GroupCommit[dict[str, Any], Message],
+    project_id: str,
+    req: SmsSendRequest,
+    policy: SendPolicy,
+    now: datetime,
+) -> SmsRecord:
+    """``send`` for a request without an idempotency key: the message is stored by a
+    group commit, in one transaction with the other sends that arrive meanwhile.
+    Answered once committed, like ``send``."""
+    if req.vendor is not None and req.vendor not in policy.vendors:
+        async with db.reader() as session:
+            policy = await with_project_vendors(session, project_id, policy)
+    row = prepare(req, project_id=project_id, policy=policy, now=now)
+    return SmsRecord.of(await sends.submit(row))
 
 
 def _error_body(exc: SmsgateError) -> ErrorBody:
