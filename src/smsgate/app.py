@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smsgate import __version__
+from smsgate.accounts.auth import KeyCache
 from smsgate.accounts.endpoints import router as account_router
 from smsgate.api.limits import BodyLimitMiddleware
 from smsgate.config import Settings
@@ -155,6 +156,7 @@ def create_app(
         app.state.gateway = gw
         app.state.db = gw.db
         app.state.settings = gw.settings
+        app.state.key_cache = KeyCache(gw.settings.auth_cache_seconds)
         if run_background:
             gw.start_background()
         try:

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     # Money
     default_price_per_segment: Decimal = Decimal("0.007500")
 
+    # API keys
+    auth_cache_seconds: float = 1.0
+    """How long a process trusts a key it has looked up: a key revoked elsewhere (the CLI,
+    another process) stops working within this time. 0 looks every request up."""
+
     # Idempotency
     idempotency_ttl_seconds: int = 24 * 3600
     idempotency_lock_seconds: float = 60.0

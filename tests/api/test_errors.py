@@ -163,6 +163,33 @@ async def test_auth_failures(client: httpx.AsyncClient, tenant: Tenant, gateway:
     assert await count(gateway, Message) == 0
 
 
+async def test_a_key_revoked_elsewhere_stops_within_the_cache_time(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Keys are cached per process for ``auth_cache_seconds``; revocation by another
+    process (the CLI) takes effect once that has passed, not later."""
+    gw = Gateway.build(fast_settings(db_url, tmp_path / "d", auth_cache_seconds=0.3))
+    app = create_app(gateway=gw, background=False)
+    try:
+        async with app.router.lifespan_context(app):
+            tenant = await make_tenant(gw.db)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                r = await c.get("/v1/sms/list", headers=tenant.headers)
+                assert r.status_code == 200
+                async with gw.db.session() as s:
+                    key_id = await s.scalar(
+                        select(ApiKey.id).where(ApiKey.project_id == tenant.project_id)
+                    )
+                    assert key_id
+                    await revoke_key(s, key_id)
+                await asyncio.sleep(0.35)
+                r = await c.get("/v1/sms/list", headers=tenant.headers)
+                assert_error(r, 401, "authentication_error", "revoked_api_key")
+    finally:
+        await gw.aclose()
+
+
 async def test_missing_permission(client: httpx.AsyncClient, gateway: Gateway) -> None:
     reader = await make_tenant(gateway.db, permissions=("sms:read",))
     r = await client.post(
