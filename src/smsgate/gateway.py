@@ -18,6 +18,7 @@ from smsgate.db.engine import Database
 from smsgate.db.group_commit import GroupCommit
 from smsgate.db.models import Message
 from smsgate.db.types import utcnow
+from smsgate.dispatch.queue import purge_parts as purge_message_parts
 from smsgate.dispatch.worker import Dispatcher, apply_vendor_events, match_held
 from smsgate.inbound import repository as inbound_repository
 from smsgate.inbound import service as inbound
@@ -36,6 +37,10 @@ log = logging.getLogger("smsgate")
 
 HOLD_PARTS = timedelta(days=1)
 """How long a part of a long inbound message waits for its siblings."""
+
+PART_RECEIPTS_FOR = timedelta(days=3)
+"""How long the part ids of a long outbound message are kept after its last change:
+longer than an SMSC's usual validity period, after which no receipt comes."""
 
 
 @dataclass
@@ -173,6 +178,7 @@ class Gateway:
                 async with self.db.session() as session:
                     await idempotency_repository.purge_expired(session, self.now())
                     lost = await inbound_repository.purge_parts(session, self.now() - HOLD_PARTS)
+                    await purge_message_parts(session, self.now() - PART_RECEIPTS_FOR)
                 if lost:
                     log.warning("dropped %d inbound parts whose siblings never came", lost)
             except Exception:

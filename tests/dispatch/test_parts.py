@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from smsgate.db.models import HeldReceipt, Message
+from smsgate.db.models import HeldReceipt, Message, MessagePart
 from smsgate.dispatch import queue
 from smsgate.dispatch.worker import apply_vendor_events, match_held
 from smsgate.gateway import Gateway
@@ -69,3 +71,80 @@ async def test_a_receipt_for_an_unknown_id_is_held_then_applied(
         assert (
             await session.scalar(select(Message.state).where(Message.id == sms_id)) == "delivered"
         )
+
+
+async def test_a_mixed_batch_of_receipts_applies_as_one_by_one(
+    client: httpx.AsyncClient, gateway: Gateway, tenant: Tenant
+) -> None:
+    """Receipts for distinct whole messages are applied together; parts, unknown ids and
+    several receipts for one message keep their one-by-one meaning, in order."""
+    a, b, c, d, e = [await sent_message(client, tenant) for _ in range(5)]
+    async with gateway.db.session() as session:
+        for sms_id, ref in ((a, "A1"), (b, "B1"), (c, "C1"), (d, "d1")):
+            await session.execute(
+                update(Message)
+                .where(Message.id == sms_id)
+                .values(state="sent", vendor="smsc", vendor_message_id=ref)
+            )
+        await session.execute(update(Message).where(Message.id == e).values(state="sent"))
+        await queue.record_parts(session, e, "smsc", ["E1", "E2"])
+
+        def receipt(ref: str, state: str = "delivered", *alt: str) -> VendorEvent:
+            return VendorEvent(
+                kind="receipt",
+                state=state,  # type: ignore[arg-type]
+                vendor_message_id=ref,
+                alternate_ids=alt,
+                error_code="absent" if state == "undelivered" else None,
+            )
+
+        await apply_vendor_events(
+            session,
+            "smsc",
+            [
+                receipt("A1"),  # plain
+                receipt("B1", "undelivered"),  # another outcome, its own statement
+                # Two for one message: in their order, the first wins (together, the
+                # "delivered" statement would have run first and won).
+                receipt("C1", "undelivered"),
+                receipt("C1", "delivered"),
+                receipt("D1", "delivered", "d1"),  # found by its second reading
+                receipt("E1"),  # parts: delivered only when both are
+                receipt("E2"),
+                receipt("Z9"),  # unknown: held
+            ],
+            gateway.now(),
+        )
+    async with gateway.db.reader() as session:
+        got = dict(
+            (i, s)
+            for i, s in await session.execute(
+                select(Message.id, Message.state).where(Message.id.in_([a, b, c, d, e]))
+            )
+        )
+        held = list(await session.scalars(select(HeldReceipt.vendor_message_id)))
+    assert held == ["Z9"]
+    expected = {a: "delivered", b: "undelivered", c: "undelivered", d: "delivered", e: "delivered"}
+    for sms_id, final in expected.items():
+        r = await client.get(f"/v1/sms/events/{sms_id}", headers=tenant.headers)
+        ours = [ev["state"] for ev in r.json()["items"] if ev["vendor"] == "smsc"]
+        assert ours == [final], (sms_id, ours)  # one event each; C's second receipt is late
+    assert got == expected
+
+
+async def test_part_ids_of_quiet_messages_are_purged(
+    client: httpx.AsyncClient, gateway: Gateway, tenant: Tenant
+) -> None:
+    old, recent = [await sent_message(client, tenant) for _ in range(2)]
+    now = gateway.now()
+    async with gateway.db.session() as session:
+        await queue.record_parts(session, old, "smsc", ["o1", "o2"])
+        await queue.record_parts(session, recent, "smsc", ["r1", "r2"])
+        await session.execute(
+            update(Message).where(Message.id == old).values(updated_at=now - timedelta(days=4))
+        )
+    async with gateway.db.session() as session:
+        assert await queue.purge_parts(session, now - timedelta(days=3)) == 1
+    async with gateway.db.reader() as session:
+        left = set(await session.scalars(select(MessagePart.vendor_message_id)))
+    assert left == {"r1", "r2"}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsgate.db.engine import is_postgres, upsert_insert
@@ -155,25 +155,23 @@ async def add_attempts(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
 
 
 async def mark_sent(
-    session: AsyncSession, sms_id: str, vendor: str, vendor_message_id: str, now: datetime
-) -> bool:
-    """``sending`` → ``sent``. If a receipt already moved it on, only record the vendor's id."""
-    if await _transition(
-        session,
-        [sms_id],
-        [states.SENDING],
-        now,
-        state=states.SENT,
-        vendor=vendor,
-        vendor_message_id=vendor_message_id,
-    ):
-        return True
-    await session.execute(
-        update(Message)
-        .where(Message.id == sms_id)
-        .values(vendor=vendor, vendor_message_id=vendor_message_id)
+    session: AsyncSession, sent: Sequence[tuple[str, str, str]], now: datetime
+) -> set[str]:
+    """Record each ``(sms_id, vendor, vendor_message_id)`` a vendor accepted, and move
+    those still ``sending`` to ``sent`` (a receipt may have moved one on already: it
+    keeps its state and gets the id). Two statements for the whole batch; returns the
+    ids that became ``sent``."""
+    if not sent:
+        return set()
+    await session.execute(  # ORM bulk UPDATE by primary key: one executemany
+        update(Message),
+        [{"id": i, "vendor": v, "vendor_message_id": r} for i, v, r in sent],
     )
-    return False
+    return set(
+        await _transition(
+            session, [i for i, _, _ in sent], [states.SENDING], now, state=states.SENT
+        )
+    )
 
 
 async def finish(
@@ -206,9 +204,18 @@ async def requeue(session: AsyncSession, sms_id: str, now: datetime) -> bool:
 
 
 async def release_entry(session: AsyncSession, sms_id: str, worker: str) -> None:
-    await session.execute(
-        delete(OutboxEntry).where(OutboxEntry.sms_id == sms_id, OutboxEntry.lease_owner == worker)
-    )
+    await release_entries(session, [sms_id], worker)
+
+
+async def release_entries(session: AsyncSession, sms_ids: Sequence[str], worker: str) -> None:
+    """Drop the outbox entries this worker holds (a lease another worker took over after
+    ours expired is theirs to settle)."""
+    if sms_ids:
+        await session.execute(
+            delete(OutboxEntry).where(
+                OutboxEntry.sms_id.in_(sms_ids), OutboxEntry.lease_owner == worker
+            )
+        )
 
 
 async def reschedule_entry(
@@ -236,6 +243,38 @@ async def find_by_vendor_ref(
     return await session.scalar(query.order_by(Message.id.desc()).limit(1))
 
 
+async def messages_by_ref(
+    session: AsyncSession, vendor: str, refs: Sequence[str], project_id: str | None = None
+) -> dict[str, str]:
+    """:func:`find_by_vendor_ref` for many ids at once: id → newest message carrying it."""
+    if not refs:
+        return {}
+    query = (
+        select(Message.vendor_message_id, func.max(Message.id))
+        .where(Message.vendor == vendor, Message.vendor_message_id.in_(set(refs)))
+        .group_by(Message.vendor_message_id)
+    )
+    if project_id is not None:
+        query = query.where(Message.project_id == project_id)
+    return {ref: sms_id for ref, sms_id in await session.execute(query) if ref is not None}
+
+
+async def parts_by_ref(
+    session: AsyncSession, vendor: str, refs: Sequence[str], project_id: str | None = None
+) -> dict[str, str]:
+    """:func:`find_part` for many ids at once: part id → its message."""
+    if not refs:
+        return {}
+    query = select(MessagePart.vendor_message_id, MessagePart.sms_id).where(
+        MessagePart.vendor == vendor, MessagePart.vendor_message_id.in_(set(refs))
+    )
+    if project_id is not None:
+        query = query.join(Message, Message.id == MessagePart.sms_id).where(
+            Message.project_id == project_id
+        )
+    return dict((ref, sms_id) for ref, sms_id in await session.execute(query))
+
+
 async def apply_receipt(
     session: AsyncSession,
     sms_id: str,
@@ -246,13 +285,38 @@ async def apply_receipt(
     error_code: str | None,
     error_message: str | None,
 ) -> bool:
+    return bool(
+        await apply_receipts(
+            session,
+            [sms_id],
+            state,
+            now,
+            vendor=vendor,
+            error_code=error_code,
+            error_message=error_message,
+        )
+    )
+
+
+async def apply_receipts(
+    session: AsyncSession,
+    sms_ids: Sequence[str],
+    state: str,
+    now: datetime,
+    *,
+    vendor: str,
+    error_code: str | None,
+    error_message: str | None,
+) -> set[str]:
+    """Move the messages to a receipt's state where precedence allows (never backwards,
+    and a late ``sent`` only from ``queued``/``sending``); returns the ones that moved."""
     from_states = (
         states.RECEIPT_APPLIES_FROM if state != states.SENT else (states.QUEUED, states.SENDING)
     )
-    return bool(
+    return set(
         await _transition(
             session,
-            [sms_id],
+            sms_ids,
             from_states,
             now,
             state=state,
@@ -291,6 +355,23 @@ async def record_parts(
                 },
             )
         )
+
+
+async def purge_parts(session: AsyncSession, before: datetime, limit: int = 5000) -> int:
+    """Forget the part ids of messages nothing has happened to since ``before``: their
+    receipts are in (or will never come). Returns how many messages' parts went."""
+    stale = list(
+        await session.scalars(
+            select(MessagePart.sms_id)
+            .join(Message, Message.id == MessagePart.sms_id)
+            .where(Message.updated_at < before)
+            .distinct()
+            .limit(limit)
+        )
+    )
+    if stale:
+        await session.execute(delete(MessagePart).where(MessagePart.sms_id.in_(stale)))
+    return len(stale)
 
 
 async def find_part(

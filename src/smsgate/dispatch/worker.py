@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import socket
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -235,6 +236,7 @@ class Dispatcher:
         attempts = []
         events = []
         submitted: dict[str, list[str]] = {}
+        sent: list[tuple[str, str, str]] = []
         for o in outcomes:
             m, result = o.message, o.result
             if isinstance(result, NoVendorAvailable):
@@ -263,12 +265,8 @@ class Dispatcher:
                 }
             )
             if isinstance(result, Submitted):
-                if await queue.mark_sent(
-                    session, m.sms_id, o.vendor, result.vendor_message_id, now
-                ):
-                    events.append(event_row(m.sms_id, states.SENT, now, vendor=o.vendor))
+                sent.append((m.sms_id, o.vendor, result.vendor_message_id))
                 await queue.record_parts(session, m.sms_id, o.vendor, result.part_ids)
-                await queue.release_entry(session, m.sms_id, self.worker)
                 submitted.setdefault(o.vendor, []).extend(
                     result.part_ids or (result.vendor_message_id,)
                 )
@@ -326,6 +324,14 @@ class Dispatcher:
                         )
                     )
                 await queue.reschedule_entry(session, m.sms_id, self.worker, due, m.attempt)
+        # The common case, accepted by the vendor, costs a few statements per batch.
+        became_sent = await queue.mark_sent(session, sent, now)
+        events += [
+            event_row(sms_id, states.SENT, now, vendor=vendor)
+            for sms_id, vendor, _ in sent
+            if sms_id in became_sent
+        ]
+        await queue.release_entries(session, [sms_id for sms_id, _, _ in sent], self.worker)
         await queue.add_attempts(session, attempts)
         await add_events(session, events)
         for vendor, ids in submitted.items():
@@ -351,8 +357,10 @@ async def apply_vendor_events(
     that project's messages. A receipt for an id no message carries yet (it overtook the
     submit response, or the commit recording it) is held and matched when the id lands.
     """
-    rows = []
-    for ev in events:
+    rows: list[dict[str, Any]] = []
+    fast, slow = await _split_receipts(session, vendor, events, project_id)
+    rows += await _apply_direct(session, vendor, fast, now)
+    for ev in slow:
         outcome = await _apply_receipt(session, vendor, ev, now, project_id)
         for reading in ev.alternate_ids:
             if outcome != "unknown":
@@ -386,6 +394,76 @@ async def apply_vendor_events(
         elif outcome is not None:
             rows.append(outcome)
     await add_events(session, rows)
+
+
+async def _split_receipts(
+    session: AsyncSession, vendor: str, events: list[VendorEvent], project_id: str | None
+) -> tuple[list[tuple[str, VendorEvent]], list[VendorEvent]]:
+    """Sort receipts into ``fast``: ``(sms_id, event)`` for a whole message (not a part)
+    that no other receipt in the batch is about, applied together in a few statements;
+    and ``slow``: the rest (parts, unknown ids, several receipts for one message), which
+    go one by one in their order. The ids are looked up with one query per table."""
+    readings = [
+        r
+        for ev in events
+        if ev.sms_id is None or project_id is not None
+        for r in (ev.vendor_message_id, *ev.alternate_ids)
+    ]
+    parts = await queue.parts_by_ref(session, vendor, readings, project_id)
+    direct = await queue.messages_by_ref(session, vendor, readings, project_id)
+    resolved: list[str | None] = []
+    for ev in events:
+        sms_id = ev.sms_id if project_id is None else None
+        for reading in () if sms_id else (ev.vendor_message_id, *ev.alternate_ids):
+            if reading in parts and not direct.get(reading, "") > parts[reading]:
+                break  # a part: its own path (the whole message waits for every part)
+            if reading in direct:
+                sms_id = direct[reading]
+                break
+        resolved.append(sms_id)
+    seen = Counter(i for i in resolved if i is not None)
+    fast: list[tuple[str, VendorEvent]] = []
+    slow: list[VendorEvent] = []
+    for ev, sms_id in zip(events, resolved, strict=True):
+        if sms_id is not None and seen[sms_id] == 1:
+            fast.append((sms_id, ev))
+        else:
+            slow.append(ev)
+    return fast, slow
+
+
+async def _apply_direct(
+    session: AsyncSession, vendor: str, receipts: list[tuple[str, VendorEvent]], now: datetime
+) -> list[dict[str, Any]]:
+    """Apply receipts for distinct whole messages: one conditional UPDATE per outcome
+    (state and error), so state precedence holds as it does one by one."""
+    groups: dict[tuple[str, str | None, str | None], list[tuple[str, VendorEvent]]] = {}
+    for sms_id, ev in receipts:
+        groups.setdefault((ev.state, ev.error_code, ev.error_message), []).append((sms_id, ev))
+    rows = []
+    for (state, error_code, error_message), members in groups.items():
+        won = await queue.apply_receipts(
+            session,
+            [sms_id for sms_id, _ in members],
+            state,
+            now,
+            vendor=vendor,
+            error_code=error_code,
+            error_message=error_message,
+        )
+        rows += [
+            event_row(
+                sms_id,
+                state,
+                ev.occurred_at or now,
+                vendor=vendor,
+                error_code=error_code,
+                error_message=error_message,
+            )
+            for sms_id, ev in members
+            if sms_id in won
+        ]
+    return rows
 
 
 async def _apply_receipt(
