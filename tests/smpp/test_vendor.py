@@ -27,7 +27,7 @@ from smsgate.vendors.base import (
 )
 from smsgate.vendors.smpp import coding
 from smsgate.vendors.smpp.smsc import Smsc, SmscFaults
-from smsgate.vendors.smpp.vendor import SmppVendor
+from smsgate.vendors.smpp.vendor import SmppVendor, concat_reference
 from tests.e2e.server import free_port
 from tests.smpp.independent import IndependentSmsc
 
@@ -176,6 +176,37 @@ async def test_long_message_as_sar_or_payload(mode: str) -> None:
             assert one.short_message == b"" and submitted.part_ids == ()
             assert coding.decode_text(one.tlvs["message_payload"], 0) == body
         assert smsc.texts() == [body]
+    finally:
+        await vendor.aclose()
+        await smsc.stop()
+
+
+async def test_a_retried_long_message_keeps_its_reference() -> None:
+    """The connection drops at part 2; the retry sends every part under the reference of
+    the first attempt (derived from the message id), so the phone sees part 1 repeated,
+    never a fragment of some other message."""
+    smsc = Smsc(faults=SmscFaults(drop_after=2))
+    await smsc.start()
+    vendor = vendor_for(smsc.port, reconnect_min=0.05)
+    await vendor.start(Sink())
+    body = "A long message that needs three parts to get there in one piece. " * 5
+    try:
+        with pytest.raises(TransientVendorError):
+            await vendor.send(outbound(7, body))
+        await wait_until(lambda: smsc.counters.binds >= 2)
+        submitted = await vendor.send(outbound(7, body))
+        assert len(submitted.part_ids) == 3
+        concat = [s.decoded()[1] for s in smsc.submits]
+        assert [(c.number, c.total) for c in concat if c] == [
+            (1, 3),
+            (2, 3),
+            (1, 3),
+            (2, 3),
+            (3, 3),
+        ]
+        assert {c.reference for c in concat if c} == {concat_reference("sms_7")}
+        assert smsc.texts() == [body]
+        assert concat_reference("sms_7") != concat_reference("sms_8")  # not a constant
     finally:
         await vendor.aclose()
         await smsc.stop()

@@ -20,6 +20,7 @@ import asyncio
 import itertools
 import logging
 import ssl
+import zlib
 from collections import OrderedDict
 from typing import Any, Literal
 
@@ -73,6 +74,13 @@ def _address(number: str, ton: int | None, npi: int | None) -> tuple[str, int, i
     else:
         guess = (number, 1, 1)
     return guess[0], guess[1] if ton is None else ton, guess[2] if npi is None else npi
+
+
+def concat_reference(sms_id: str) -> int:
+    """The 8-bit reference that ties a long message's parts, from its id: a retry sends
+    its parts under the same reference, so a handset that got part 1 from the failed
+    attempt sees a repeat of it, not a stray fragment of another message."""
+    return zlib.crc32(sms_id.encode()) & 0xFF
 
 
 class SmppVendor(Vendor):
@@ -161,7 +169,6 @@ class SmppVendor(Vendor):
         ]
         self._transmitters = [s for s in self.sessions if s.transmits]
         self._turn = itertools.count()
-        self._reference = itertools.count(1)
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._learned: receipts.ReceiptIds | None = None
         self._streak_reading: receipts.ReceiptIds | None = None
@@ -249,7 +256,7 @@ class SmppVendor(Vendor):
     async def send(self, message: OutboundMessage) -> Submitted:
         parts = coding.encode_message(
             message.body,
-            next(self._reference) % 256,
+            concat_reference(message.sms_id),
             long_messages=self.long_messages,
             latin1=self.latin1,
         )
