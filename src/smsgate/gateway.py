@@ -17,6 +17,7 @@ from smsgate.config import Settings
 from smsgate.db.engine import Database
 from smsgate.db.group_commit import GroupCommit
 from smsgate.db.models import Message
+from smsgate.db.notify import listen_outbox
 from smsgate.db.types import utcnow
 from smsgate.dispatch.queue import purge_parts as purge_message_parts
 from smsgate.dispatch.worker import Dispatcher, apply_vendor_events, match_held
@@ -113,6 +114,11 @@ class Gateway:
             )
             self._dispatchers.append(dispatcher)
             self._tasks.append(asyncio.create_task(dispatcher.run(self._stop)))
+        if not self.db.is_sqlite and self._dispatchers:
+            # Sends committed by other processes wake this one's dispatchers at once.
+            self._tasks.append(
+                asyncio.create_task(listen_outbox(self.db.url, self.wake_dispatchers, self._stop))
+            )
         self._tasks.append(asyncio.create_task(self._receipts()))
         self._tasks.append(asyncio.create_task(self._housekeeping()))
         self._tasks.append(asyncio.create_task(self._held_receipts()))
