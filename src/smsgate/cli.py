@@ -417,6 +417,10 @@ def smsc(
             "REJECTD, ...). Repeatable.",
         ),
     ] = None,
+    deliver_with: Annotated[
+        Literal["deliver_sm", "data_sm"],
+        typer.Option(help="Send receipts and MOs as deliver_sm, or as data_sm."),
+    ] = "deliver_sm",
 ) -> None:
     """Run a local SMPP 3.4 SMSC to develop and test against, with fault injection."""
     from rich.logging import RichHandler
@@ -454,6 +458,7 @@ def smsc(
             faults=faults,
             auto_reply=auto_reply,
             max_submits=10_000,
+            deliver_with=deliver_with,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--receipt-state") from exc

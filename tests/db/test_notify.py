@@ -59,4 +59,3 @@ async def test_a_send_in_one_process_wakes_the_dispatcher_of_another(
     finally:
         await worker.aclose()
         await sender.aclose()
-

@@ -29,6 +29,7 @@ from smsgate.vendors.smpp import coding
 from smsgate.vendors.smpp.smsc import Smsc, SmscFaults
 from smsgate.vendors.smpp.vendor import SmppVendor, concat_reference
 from tests.e2e.server import free_port
+from tests.smpp.harness import smpp_gateway
 from tests.smpp.independent import IndependentSmsc
 
 pytestmark = pytest.mark.anyio
@@ -346,3 +347,27 @@ def test_inbound_addresses_read_as_e164_when_they_are_numbers() -> None:
     assert _e164("12345", 0) == "12345"  # a short code stays as it is
     assert _e164("ACME", 5) == "ACME"
     assert _e164("0791112345", 2) == "0791112345"  # national: no country code to add
+
+
+async def test_mo_and_receipts_by_data_sm(db_url: str, tmp_path: Path) -> None:
+    """Some SMSCs deliver with ``data_sm`` (text in message_payload): receipts turn
+    messages delivered, and MOs, single and in two UDH parts, are stored, exactly as
+    with deliver_sm; each gets a ``data_sm_resp`` (else the SMSC would resend it)."""
+    smsc = Smsc(deliver_with="data_sm")
+    await smsc.start()
+    try:
+        async with smpp_gateway(db_url, tmp_path, smsc) as gw:  # type: ignore[arg-type]
+            await gw.send_many([f"m{i}" for i in range(5)])
+            await gw.wait_all("delivered", 5, timeout=20)
+            assert smsc.counters.receipts_sent == 5
+            long = "A reply by data_sm that takes two parts to say. " * 4
+            await smsc.send_mo("447911123456", "15550001111", "STOP")
+            await smsc.send_mo("447911123456", "15550001111", long)
+            r = await gw.client.get("/v1/sms/inbound/list", headers=gw.tenant.headers)
+            assert r.status_code == 200, r.text
+            assert [(i["body"], i["segments"]) for i in r.json()["items"]] == [
+                (long, 2),
+                ("STOP", 1),
+            ]
+    finally:
+        await smsc.stop()

@@ -41,7 +41,8 @@ DeliverHandler = Callable[[Pdu], Awaitable[int]]
 
 _RESPONSE_BIT = 0x80000000
 _GENERIC_NACK = 0x80000000
-_DELIVER_SM = 0x00000005
+_DELIVERIES = {0x00000005: "deliver_sm", 0x00000103: "data_sm"}
+"""Requests that carry a receipt or an MO, by command_id."""
 
 
 @dataclass(frozen=True)
@@ -285,8 +286,9 @@ class Session:
                 # Refuse this one PDU for good rather than drop the connection: the SMSC
                 # would only send it again after every reconnect.
                 log.warning("%s: undecodable request refused: %s", self.label, exc)
-                if command_id == _DELIVER_SM:
-                    await self._send(pdu.encode("deliver_sm_resp", sequence, pdu.ESME_RX_P_APPN))
+                if command_id in _DELIVERIES:
+                    name = _DELIVERIES[command_id]
+                    await self._send(pdu.encode(f"{name}_resp", sequence, pdu.ESME_RX_P_APPN))
                 else:
                     await self._send(pdu.encode("generic_nack", sequence, pdu.ESME_RINVCMDLEN))
                 continue
@@ -295,7 +297,9 @@ class Session:
             elif request.command == "unbind":
                 await self._send(pdu.encode("unbind_resp", sequence))
                 return
-            elif request.command == "deliver_sm":
+            elif request.command in ("deliver_sm", "data_sm"):
+                # data_sm: some SMSCs deliver receipts and MOs this way (text in
+                # message_payload); it is read exactly like a deliver_sm.
                 # Storage behind by a whole group commit: stop reading (TCP pushes back on
                 # the SMSC) rather than refuse, which would leave the retry to its schedule.
                 await self._deliveries.acquire()
@@ -319,7 +323,7 @@ class Session:
             if writer is not self._writer:
                 return  # reconnected meanwhile: the sequence number means nothing there
             with contextlib.suppress(OSError, SessionLost):
-                await self._send(pdu.encode("deliver_sm_resp", request.sequence, status))
+                await self._send(pdu.encode(f"{request.command}_resp", request.sequence, status))
         finally:
             self._deliveries.release()
 

@@ -218,6 +218,9 @@ class _Every:
         return self.count % every == 0
 
 
+DeliverCommand = Literal["deliver_sm", "data_sm"]
+
+
 @dataclass(frozen=True, slots=True)
 class _Outgoing:
     """A ``deliver_sm`` the server owes a ``system_id``: a receipt or an MO part."""
@@ -226,6 +229,18 @@ class _Outgoing:
     kind: Literal["receipt", "mo"]
     fields: dict[str, Any]
     summary: str
+
+
+def _fields_for(out: _Outgoing, command: DeliverCommand) -> dict[str, Any]:
+    """``out``'s fields for ``command``: a ``data_sm`` has no ``short_message``, so its
+    octets go in ``message_payload``."""
+    if command == "deliver_sm":
+        return out.fields
+    fields = dict(out.fields)
+    octets = fields.pop("short_message", b"")
+    if octets:
+        fields["message_payload"] = octets
+    return fields
 
 
 class _Session:
@@ -495,13 +510,16 @@ class Smsc:
         response_timeout: float = 10.0,
         window: int = 64,
         max_submits: int | None = None,
+        deliver_with: DeliverCommand = "deliver_sm",
     ) -> None:
         """``credentials`` maps system_id to password (``None`` accepts any login);
         ``receipt_states`` maps a destination suffix to the receipt's stat (default
         DELIVRD; see :data:`RECEIPT_STATES`); ``receipt_id_format`` (default
         ``id_format``) writes receipt ids in another base than ``submit_sm_resp``, as some
         SMSCs do; ``auto_reply`` answers every delivered message with an MO of that text;
-        ``max_submits`` bounds :attr:`submits` for a long-running server."""
+        ``max_submits`` bounds :attr:`submits` for a long-running server;
+        ``deliver_with="data_sm"`` sends receipts and MOs as ``data_sm``, their octets in
+        ``message_payload``, as some SMSCs do."""
         states = receipt_states or {}
         unknown = {stat for stat in states.values() if stat not in RECEIPT_STATES}
         if unknown:
@@ -523,6 +541,7 @@ class Smsc:
         self.response_timeout = response_timeout
         self.window = window
         self.max_submits = max_submits
+        self.deliver_with: DeliverCommand = deliver_with
         self.submits: list[Submitted] = []
         self.counters = SmscCounters()
         self._server: asyncio.Server | None = None
@@ -775,7 +794,9 @@ class Smsc:
             self._hold(out)
             return None
         try:
-            response = await session.request("deliver_sm", **out.fields)
+            response = await session.request(
+                self.deliver_with, **_fields_for(out, self.deliver_with)
+            )
         except ConnectionError:
             self._hold(out)
             return None
@@ -832,17 +853,21 @@ class Smsc:
         *,
         parts_mode: coding.LongMessages = "udh",
         system_id: str | None = None,
+        command: DeliverCommand | None = None,
     ) -> None:
         """Deliver a message from a phone (``source``) to a receiver-capable bind (of
         ``system_id``, or any), in concatenated parts when long, each awaiting its
-        ``deliver_sm_resp``. :class:`SmscError` if it cannot."""
+        response (``command``: ``deliver_sm`` or ``data_sm``, default
+        :attr:`deliver_with`). :class:`SmscError` if it cannot."""
         session = self._receiver_for(system_id)
         if session is None:
             who = "" if system_id is None else f" for {system_id!r}"
             raise SmscError(f"no receiver bound{who}")
         for out in self._mo(source, destination, text, session.system_id, parts_mode):
             try:
-                response = await session.request("deliver_sm", **out.fields)
+                response = await session.request(
+                    command or self.deliver_with, **_fields_for(out, command or self.deliver_with)
+                )
                 self.counters.mo_sent += 1
                 log.info("%s to %r", out.summary, session)
                 answer = await asyncio.wait_for(response, self.response_timeout)
