@@ -8,6 +8,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,23 @@ async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://smsgate.test") as c:
             yield c
+
+
+@asynccontextmanager
+async def serving(
+    gw: Gateway, *, background: bool = True
+) -> AsyncIterator[tuple[httpx.AsyncClient, Tenant]]:
+    """``gw``'s app running (with its dispatcher and simulator when ``background``), an
+    HTTP client on it and a fresh tenant; ``gw`` is closed at the end."""
+    app = create_app(gateway=gw, background=background)
+    try:
+        async with app.router.lifespan_context(app):
+            tenant = await make_tenant(gw.db)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                yield c, tenant
+    finally:
+        await gw.aclose()
 
 
 @pytest.fixture

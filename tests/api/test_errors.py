@@ -19,7 +19,7 @@ from smsgate.db.models import ApiKey, IdempotencyKey, Message, OutboxEntry
 from smsgate.db.types import utcnow
 from smsgate.gateway import Gateway
 from smsgate.messages.schemas import SmsSendRequest
-from tests.conftest import Tenant, fast_settings, make_tenant
+from tests.conftest import Tenant, fast_settings, make_tenant, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -169,25 +169,16 @@ async def test_a_key_revoked_elsewhere_stops_within_the_cache_time(
     """Keys are cached per process for ``auth_cache_seconds``; revocation by another
     process (the CLI) takes effect once that has passed, not later."""
     gw = Gateway.build(fast_settings(db_url, tmp_path / "d", auth_cache_seconds=0.3))
-    app = create_app(gateway=gw, background=False)
-    try:
-        async with app.router.lifespan_context(app):
-            tenant = await make_tenant(gw.db)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-                r = await c.get("/v1/sms/list", headers=tenant.headers)
-                assert r.status_code == 200
-                async with gw.db.session() as s:
-                    key_id = await s.scalar(
-                        select(ApiKey.id).where(ApiKey.project_id == tenant.project_id)
-                    )
-                    assert key_id
-                    await revoke_key(s, key_id)
-                await asyncio.sleep(0.35)
-                r = await c.get("/v1/sms/list", headers=tenant.headers)
-                assert_error(r, 401, "authentication_error", "revoked_api_key")
-    finally:
-        await gw.aclose()
+    async with serving(gw, background=False) as (c, tenant):
+        r = await c.get("/v1/sms/list", headers=tenant.headers)
+        assert r.status_code == 200
+        async with gw.db.session() as s:
+            key_id = await s.scalar(select(ApiKey.id).where(ApiKey.project_id == tenant.project_id))
+            assert key_id
+            await revoke_key(s, key_id)
+        await asyncio.sleep(0.35)
+        r = await c.get("/v1/sms/list", headers=tenant.headers)
+        assert_error(r, 401, "authentication_error", "revoked_api_key")
 
 
 async def test_missing_permission(client: httpx.AsyncClient, gateway: Gateway) -> None:

@@ -10,10 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from smsgate.app import create_app
 from smsgate.db.models import DispatchAttempt, Message, SandboxMessage
 from smsgate.gateway import Gateway
-from tests.conftest import Tenant, fast_settings, make_tenant, wait_for_state
+from tests.conftest import Tenant, fast_settings, serving, wait_for_state
 
 pytestmark = pytest.mark.anyio
 
@@ -291,16 +290,9 @@ async def test_tenants_do_not_see_each_other(
 
 async def test_expired_before_dispatch(db_url: str, tmp_path: Path) -> None:
     gw = Gateway.build(fast_settings(db_url, tmp_path / "d", validity_seconds=0))
-    app = create_app(gateway=gw, background=True)
-    try:
-        async with app.router.lifespan_context(app):
-            t = await make_tenant(gw.db)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-                sms_id = (await send(c, t, to="+15005550006")).json()["sms_id"]
-                rec = await wait_for_state(c, t, sms_id, {"expired"})
-                assert rec["error_code"] == "validity_expired"
-            async with gw.db.reader() as s:
-                assert await s.scalar(select(func.count()).select_from(SandboxMessage)) == 0
-    finally:
-        await gw.aclose()
+    async with serving(gw) as (c, t):
+        sms_id = (await send(c, t, to="+15005550006")).json()["sms_id"]
+        rec = await wait_for_state(c, t, sms_id, {"expired"})
+        assert rec["error_code"] == "validity_expired"
+        async with gw.db.reader() as s:
+            assert await s.scalar(select(func.count()).select_from(SandboxMessage)) == 0

@@ -6,18 +6,16 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsgate.accounts.service import create_project
-from smsgate.app import create_app
 from smsgate.db.engine import Database
 from smsgate.db.group_commit import GroupCommit
 from smsgate.db.models import Message, Project
 from smsgate.gateway import Gateway
-from tests.conftest import fast_settings, make_tenant, wait_for_state
+from tests.conftest import fast_settings, serving, wait_for_state
 
 pytestmark = pytest.mark.anyio
 
@@ -65,19 +63,12 @@ async def test_a_failed_batch_fails_its_callers_and_commits_nothing(db_url: str)
 async def test_a_send_wakes_the_dispatcher(db_url: str, tmp_path: Path) -> None:
     """With a 30 s idle poll, a message is still delivered at once: the commit wakes it."""
     gw = Gateway.build(fast_settings(db_url, tmp_path / "d", dispatch_idle_interval=30.0))
-    app = create_app(gateway=gw, background=True)
-    try:
-        async with app.router.lifespan_context(app):
-            await asyncio.sleep(0.2)  # let the dispatcher fall asleep on its idle poll
-            tenant = await make_tenant(gw.db)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-                r = await c.post(
-                    "/v1/sms/send", json={"to": "+15005550006", "body": "x"}, headers=tenant.headers
-                )
-                await wait_for_state(c, tenant, r.json()["sms_id"], {"delivered"}, timeout=3)
-    finally:
-        await gw.aclose()
+    async with serving(gw) as (c, tenant):
+        await asyncio.sleep(0.2)  # let the dispatcher fall asleep on its idle poll
+        r = await c.post(
+            "/v1/sms/send", json={"to": "+15005550006", "body": "x"}, headers=tenant.headers
+        )
+        await wait_for_state(c, tenant, r.json()["sms_id"], {"delivered"}, timeout=3)
 
 
 async def test_one_bad_item_fails_only_its_caller(db_url: str) -> None:
@@ -119,27 +110,20 @@ async def test_concurrent_api_sends_share_transactions(db_url: str, tmp_path: Pa
         return list(await write(session, rows))
 
     gw.sends._write = counting
-    app = create_app(gateway=gw, background=False)
-    try:
-        async with app.router.lifespan_context(app):
-            tenant = await make_tenant(gw.db)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-                answers = await asyncio.gather(
-                    *(
-                        c.post(
-                            "/v1/sms/send",
-                            json={"to": f"+1500555{i:04d}", "body": f"m{i}"},
-                            headers=tenant.headers,
-                        )
-                        for i in range(40)
-                    )
+    async with serving(gw, background=False) as (c, tenant):
+        answers = await asyncio.gather(
+            *(
+                c.post(
+                    "/v1/sms/send",
+                    json={"to": f"+1500555{i:04d}", "body": f"m{i}"},
+                    headers=tenant.headers,
                 )
+                for i in range(40)
+            )
+        )
         assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
         ids = {r.json()["sms_id"] for r in answers}
         assert len(ids) == 40 and sum(sizes) == 40 and len(sizes) < 40
         async with gw.db.reader() as s:
             stored = {i: b for i, b in await s.execute(select(Message.id, Message.body))}
         assert {stored[r.json()["sms_id"]] for r in answers} == {f"m{i}" for i in range(40)}
-    finally:
-        await gw.aclose()

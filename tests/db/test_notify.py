@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import text
 
-from smsgate.app import create_app
 from smsgate.gateway import Gateway
-from tests.conftest import PG_URL, fast_settings, make_tenant, wait_for_state
+from tests.conftest import PG_URL, fast_settings, serving, wait_for_state
 
 pytestmark = [
     pytest.mark.anyio,
@@ -27,35 +25,30 @@ async def test_a_send_in_one_process_wakes_the_dispatcher_of_another(
     connection was killed."""
     sender = Gateway.build(fast_settings(db_url, tmp_path / "a"))
     worker = Gateway.build(fast_settings(db_url, tmp_path / "b", dispatch_idle_interval=30.0))
-    api = create_app(gateway=sender, background=False)
     try:
         worker.start_background()
-        async with api.router.lifespan_context(api):
-            tenant = await make_tenant(sender.db)
-            transport = httpx.ASGITransport(app=api)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        async with serving(sender, background=False) as (c, tenant):
 
-                async def send_and_wait(body: str) -> None:
-                    await asyncio.sleep(0.3)  # the worker is idle on its 30 s poll
-                    r = await c.post(
-                        "/v1/sms/send",
-                        json={"to": "+15005550006", "body": body},
-                        headers=tenant.headers,
-                    )
-                    assert r.status_code == 200, r.text
-                    await wait_for_state(c, tenant, r.json()["sms_id"], {"delivered"}, timeout=5)
+            async def send_and_wait(body: str) -> None:
+                await asyncio.sleep(0.3)  # the worker is idle on its 30 s poll
+                r = await c.post(
+                    "/v1/sms/send",
+                    json={"to": "+15005550006", "body": body},
+                    headers=tenant.headers,
+                )
+                assert r.status_code == 200, r.text
+                await wait_for_state(c, tenant, r.json()["sms_id"], {"delivered"}, timeout=5)
 
-                await send_and_wait("first")
-                async with sender.db.session() as s:
-                    killed = await s.scalar(
-                        text(
-                            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                            "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
-                        )
+            await send_and_wait("first")
+            async with sender.db.session() as s:
+                killed = await s.scalar(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
                     )
-                assert killed == 1
-                await asyncio.sleep(1.0)  # the listener reconnects after its backoff
-                await send_and_wait("after the listener's connection was killed")
+                )
+            assert killed == 1
+            await asyncio.sleep(1.0)  # the listener reconnects after its backoff
+            await send_and_wait("after the listener's connection was killed")
     finally:
         await worker.aclose()
-        await sender.aclose()

@@ -11,7 +11,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from smsgate.app import create_app
 from smsgate.db.models import DispatchAttempt
 from smsgate.gateway import Gateway
 from smsgate.vendors.base import (
@@ -22,7 +21,7 @@ from smsgate.vendors.base import (
     Vendor,
 )
 from smsgate.vendors.routing import Breaker, Route, Router
-from tests.conftest import Tenant, fast_settings, make_tenant, wait_for_state
+from tests.conftest import Tenant, fast_settings, serving, wait_for_state
 from tests.vendors.fake_twilio import FakeTwilio
 
 
@@ -151,15 +150,8 @@ async def failover_gateway(
     gw = Gateway.build(
         fast_settings(db_url, tmp_path / "d", config_file=config, vendor_timeout_seconds=2.0)
     )
-    app = create_app(gateway=gw, background=True)
-    try:
-        async with app.router.lifespan_context(app):
-            tenant = await make_tenant(gw.db)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-                yield gw, c, tenant
-    finally:
-        await gw.aclose()
+    async with serving(gw) as (c, tenant):
+        yield gw, c, tenant
 
 
 @pytest.mark.anyio
@@ -235,34 +227,27 @@ async def test_waiting_for_a_vendor_spends_no_attempts(
             retry_max_seconds=0.1,
         )
     )
-    app = create_app(gateway=gw, background=True)
     fake.down = True
-    try:
-        async with app.router.lifespan_context(app):
-            tenant = await make_tenant(gw.db)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-                r = await c.post(
-                    "/v1/sms/send", json={"to": "+14155550123", "body": "x"}, headers=tenant.headers
+    async with serving(gw) as (c, tenant):
+        r = await c.post(
+            "/v1/sms/send", json={"to": "+14155550123", "body": "x"}, headers=tenant.headers
+        )
+        sms_id = r.json()["sms_id"]
+        await asyncio.sleep(1.0)  # breaker open: the message waits, spending nothing
+        rec = (await c.get(f"/v1/sms/{sms_id}", headers=tenant.headers)).json()
+        assert rec["state"] in ("queued", "sending")
+        events = (await c.get(f"/v1/sms/events/{sms_id}", headers=tenant.headers)).json()
+        # One wait per breaker period, not one per poll.
+        assert len(events["items"]) <= 6
+        fake.down = False
+        rec = await wait_for_state(c, tenant, sms_id, {"sent"}, timeout=10)
+        assert rec["vendor"] == "only"
+        async with gw.db.reader() as s:
+            outcomes = list(
+                await s.scalars(
+                    select(DispatchAttempt.outcome)
+                    .where(DispatchAttempt.sms_id == sms_id)
+                    .order_by(DispatchAttempt.attempt)
                 )
-                sms_id = r.json()["sms_id"]
-                await asyncio.sleep(1.0)  # breaker open: the message waits, spending nothing
-                rec = (await c.get(f"/v1/sms/{sms_id}", headers=tenant.headers)).json()
-                assert rec["state"] in ("queued", "sending")
-                events = (await c.get(f"/v1/sms/events/{sms_id}", headers=tenant.headers)).json()
-                # One wait per breaker period, not one per poll.
-                assert len(events["items"]) <= 6
-                fake.down = False
-                rec = await wait_for_state(c, tenant, sms_id, {"sent"}, timeout=10)
-                assert rec["vendor"] == "only"
-            async with gw.db.reader() as s:
-                outcomes = list(
-                    await s.scalars(
-                        select(DispatchAttempt.outcome)
-                        .where(DispatchAttempt.sms_id == sms_id)
-                        .order_by(DispatchAttempt.attempt)
-                    )
-                )
-            assert outcomes == ["transient_error", "submitted"]
-    finally:
-        await gw.aclose()
+            )
+        assert outcomes == ["transient_error", "submitted"]
