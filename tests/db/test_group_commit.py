@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsgate.accounts.service import create_project
@@ -127,3 +127,25 @@ async def test_concurrent_api_sends_share_transactions(db_url: str, tmp_path: Pa
         async with gw.db.reader() as s:
             stored = {i: b for i, b in await s.execute(select(Message.id, Message.body))}
         assert {stored[r.json()["sms_id"]] for r in answers} == {f"m{i}" for i in range(40)}
+
+
+async def test_a_database_outage_fails_the_batch_at_once() -> None:
+    """When the database itself fails, the items are not retried one by one (each would
+    fail the same way, one connect timeout after another)."""
+    db = Database("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    calls: list[int] = []
+
+    async def write(session: AsyncSession, names: Sequence[str]) -> list[str]:
+        calls.append(len(names))
+        await session.execute(text("SELECT 1"))
+        return list(names)
+
+    group: GroupCommit[str, str] = GroupCommit(db, write)
+    try:
+        results = await asyncio.gather(
+            *(group.submit(f"p{i}") for i in range(8)), return_exceptions=True
+        )
+        assert all(isinstance(r, Exception) for r in results)
+        assert sum(calls) == 8, calls  # each item was in exactly one attempt
+    finally:
+        await db.dispose()

@@ -6,9 +6,10 @@ and no added delay: under no load a batch is one item; under load batches grow
 by themselves, and the number of transactions (fsyncs, lock hand-overs) per item
 falls. Each caller gets its own item's result.
 
-If a shared transaction fails, each of its items is written again alone, so one bad
-item fails only its own caller and the rest commit (a transient fault fails the
-callers whose solo write fails too; they own the retry).
+If a shared transaction fails because of what was written (a constraint, a bad value,
+an error in ``write``), each of its items is written again alone, so one bad item
+fails only its own caller and the rest commit. If the database itself failed, the
+whole batch fails at once; its callers own the retry.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsgate.db.engine import Database
@@ -25,6 +27,15 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 WriteMany = Callable[[AsyncSession, Sequence[T]], Awaitable[Sequence[R]]]
+
+
+def _about_the_data(exc: Exception) -> bool:
+    """Whether writing the items one by one could find a bad one: not when the database
+    itself failed (unreachable, lost connection, timeout), where every solo write would
+    fail the same way, one timeout after another."""
+    if isinstance(exc, OSError | TimeoutError | OperationalError | InterfaceError):
+        return False
+    return not (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 class GroupCommit(Generic[T, R]):
@@ -49,16 +60,19 @@ class GroupCommit(Generic[T, R]):
                 del self._pending[: self._max_batch]
                 try:
                     results = await self._write_batch(batch)
+                    self._settle(batch, results=results)
                 except Exception as exc:
-                    if len(batch) == 1:
+                    if len(batch) == 1 or not _about_the_data(exc):
                         self._settle(batch, exc=exc)
                     else:
-                        await self._write_alone(batch)
+                        try:
+                            await self._write_alone(batch)
+                        except BaseException as inner:  # canceled half-way: nobody waits on
+                            self._settle(batch, exc=inner)
+                            raise
                 except BaseException as exc:
                     self._settle(batch, exc=exc)
                     raise
-                else:
-                    self._settle(batch, results=results)
         finally:
             self._flusher = None
 
