@@ -45,12 +45,14 @@ class KeyCache:
             return None
         return entry[1]
 
-    def put(self, key_hash: str, ctx: AuthContext) -> None:
+    def put(self, key_hash: str, ctx: AuthContext, read_at: float) -> None:
+        """``read_at``: ``time.monotonic()`` taken before the database was asked, so the
+        entry never outlives ``ttl`` from what the database said."""
         if self._ttl <= 0:
             return
         if len(self._entries) >= self._max:
             self._entries.clear()
-        self._entries[key_hash] = (time.monotonic() + self._ttl, ctx)
+        self._entries[key_hash] = (read_at + self._ttl, ctx)
 
 
 async def authenticate(request: Request) -> AuthContext:
@@ -66,6 +68,7 @@ async def authenticate(request: Request) -> AuthContext:
     cache: KeyCache = request.app.state.key_cache
     ctx = cache.get(key_hash)
     if ctx is None:
+        read_at = time.monotonic()
         async with request.app.state.db.reader() as session:
             key = await repository.key_by_hash(session, key_hash)
         if key is None:
@@ -73,7 +76,7 @@ async def authenticate(request: Request) -> AuthContext:
         if key.revoked_at is not None:
             raise AuthenticationFailed("The API key has been revoked.", code="revoked_api_key")
         ctx = AuthContext(key.project_id, key.id, frozenset(key.permissions))
-        cache.put(key_hash, ctx)
+        cache.put(key_hash, ctx, read_at)
     request.state.auth = ctx
     return ctx
 
