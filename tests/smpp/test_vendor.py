@@ -171,6 +171,8 @@ async def test_long_message_as_sar_or_payload(mode: str) -> None:
         if mode == "sar":
             assert len(smsc.submits) == 3 and len(submitted.part_ids) == 3
             assert [s.tlvs["sar_segment_seqnum"] for s in smsc.submits] == [1, 2, 3]
+            refs = {s.tlvs["sar_msg_ref_num"] for s in smsc.submits}
+            assert refs == {concat_reference("sms_1")}  # all 16 bits
             assert all(s.esm_class & 0x40 == 0 for s in smsc.submits)
         else:
             [one] = smsc.submits
@@ -205,7 +207,7 @@ async def test_a_retried_long_message_keeps_its_reference() -> None:
             (2, 3),
             (3, 3),
         ]
-        assert {c.reference for c in concat if c} == {concat_reference("sms_7")}
+        assert {c.reference for c in concat if c} == {concat_reference("sms_7") & 0xFF}
         assert smsc.texts() == [body]
         assert concat_reference("sms_7") != concat_reference("sms_8")  # not a constant
     finally:

@@ -96,26 +96,27 @@ def decode_text(data: bytes, data_coding: int) -> str:
 def encode_message(
     text: str, reference: int, *, long_messages: LongMessages = "udh", latin1: bool = False
 ) -> list[Part]:
-    """The ``submit_sm`` payloads for ``text``; ``reference`` (0-255) ties the parts."""
+    """The ``submit_sm`` payloads for ``text``; ``reference`` ties the parts: all 16 bits
+    of it in ``sar_msg_ref_num``, the low 8 in a UDH (the 8-bit element keeps each part's
+    room at 153 GSM-7 characters, the count our pricing uses)."""
     data_coding, texts = choose(text, latin1)
     if len(texts) == 1:
         return [Part(data_coding, encode_text(text, data_coding))]
     if long_messages == "payload":
         return [Part(data_coding, b"", tlvs={"message_payload": encode_text(text, data_coding)})]
     total = len(texts)
-    ref = reference & 0xFF
     parts = []
     for number, chunk in enumerate(texts, start=1):
         payload = encode_text(chunk, data_coding)
         if long_messages == "sar":
             tlvs = {
-                "sar_msg_ref_num": ref,
+                "sar_msg_ref_num": reference & 0xFFFF,
                 "sar_total_segments": total,
                 "sar_segment_seqnum": number,
             }
             parts.append(Part(data_coding, payload, tlvs=tlvs))
         else:
-            udh = bytes([5, 0x00, 3, ref, total, number])
+            udh = bytes([5, 0x00, 3, reference & 0xFF, total, number])
             parts.append(Part(data_coding, udh + payload, esm_class=ESM_UDHI))
     return parts
 

@@ -77,10 +77,10 @@ def _address(number: str, ton: int | None, npi: int | None) -> tuple[str, int, i
 
 
 def concat_reference(sms_id: str) -> int:
-    """The 8-bit reference that ties a long message's parts, from its id: a retry sends
-    its parts under the same reference, so a handset that got part 1 from the failed
-    attempt sees a repeat of it, not a stray fragment of another message."""
-    return zlib.crc32(sms_id.encode()) & 0xFF
+    """The 16-bit reference that ties a long message's parts (a UDH carries its low 8
+    bits), from its id: a retry sends its parts under the same reference, so a handset
+    that got part 1 from the failed attempt sees a repeat of it, not a stray fragment."""
+    return zlib.crc32(sms_id.encode()) & 0xFFFF
 
 
 class SmppVendor(Vendor):
