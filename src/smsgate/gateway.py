@@ -17,7 +17,7 @@ from smsgate.config import Settings
 from smsgate.db.engine import Database
 from smsgate.db.group_commit import GroupCommit
 from smsgate.db.models import Message
-from smsgate.db.notify import listen_outbox
+from smsgate.db.notify import Announcer, listen_outbox
 from smsgate.db.types import utcnow
 from smsgate.dispatch.queue import purge_parts as purge_message_parts
 from smsgate.dispatch.worker import Dispatcher, apply_vendor_events, match_held
@@ -39,9 +39,12 @@ log = logging.getLogger("smsgate")
 HOLD_PARTS = timedelta(days=1)
 """How long a part of a long inbound message waits for its siblings."""
 
-PART_RECEIPTS_FOR = timedelta(days=3)
-"""How long the part ids of a long outbound message are kept after its last change:
-longer than an SMSC's usual validity period, after which no receipt comes."""
+PART_IDS_AFTER_FINAL = timedelta(days=3)
+"""How long the part ids of a long outbound message are kept once it is final (a late
+part receipt changes nothing then, but is recognised rather than held)."""
+PART_IDS_UNFINISHED = timedelta(days=30)
+"""... and when no final receipt ever came: far past any SMSC's validity period. Purged
+earlier, a very late receipt for part 1 would read as one for the whole message."""
 
 
 @dataclass
@@ -62,6 +65,7 @@ class Gateway:
     _event_store: GroupCommit[tuple[str, Sequence[VendorEvent | InboundMessage]], None] = field(
         init=False
     )
+    _announcer: Announcer = field(init=False)
     sends: GroupCommit[dict[str, Any], Message] = field(init=False)
     """Single API sends without an idempotency key: concurrent ones share a transaction."""
 
@@ -99,6 +103,7 @@ class Gateway:
         carrier.clock = gw.now
         gw._event_store = GroupCommit(db, gw._write_events)
         gw.sends = GroupCommit(db, accept_many)
+        gw._announcer = Announcer(db)
         return gw
 
     def now(self) -> datetime:
@@ -117,7 +122,14 @@ class Gateway:
         if not self.db.is_sqlite and self._dispatchers:
             # Sends committed by other processes wake this one's dispatchers at once.
             self._tasks.append(
-                asyncio.create_task(listen_outbox(self.db.url, self.wake_dispatchers, self._stop))
+                asyncio.create_task(
+                    listen_outbox(
+                        self.db.url,
+                        self.wake_dispatchers,
+                        self._stop,
+                        own_token=self._announcer.token,
+                    )
+                )
             )
         self._tasks.append(asyncio.create_task(self._receipts()))
         self._tasks.append(asyncio.create_task(self._housekeeping()))
@@ -160,11 +172,14 @@ class Gateway:
             except Exception:
                 log.exception("matching held receipts failed; retrying")
 
-    def wake_dispatchers(self) -> None:
-        """Called after a commit that queued messages, so this process sends them at once.
+    def work_queued(self) -> None:
+        """Called after a commit that queued messages: this process's dispatchers look at
+        once, and on PostgreSQL every other process's too (``db/notify.py``)."""
+        self.wake_dispatchers()
+        self._announcer.announce()
 
-        Other processes find them at their next poll (``SMSGATE_DISPATCH_IDLE_INTERVAL``).
-        """
+    def wake_dispatchers(self) -> None:
+        """This process's dispatchers look for work now rather than at their next poll."""
         for dispatcher in self._dispatchers:
             dispatcher.wake()
 
@@ -184,12 +199,23 @@ class Gateway:
                 async with self.db.session() as session:
                     await idempotency_repository.purge_expired(session, self.now())
                     lost = await inbound_repository.purge_parts(session, self.now() - HOLD_PARTS)
-                    await purge_message_parts(session, self.now() - PART_RECEIPTS_FOR)
                 if lost:
                     log.warning("dropped %d inbound parts whose siblings never came", lost)
+                await self._purge_message_parts()
             except Exception:
                 log.exception("housekeeping failed")
             await self._sleep(300)
+
+    async def _purge_message_parts(self, batch: int = 5000) -> None:
+        """In batches, each its own transaction, until none is left."""
+        while not self._stop.is_set():
+            now = self.now()
+            async with self.db.session() as session:
+                purged = await purge_message_parts(
+                    session, now - PART_IDS_AFTER_FINAL, now - PART_IDS_UNFINISHED, batch
+                )
+            if purged < batch:
+                return
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -205,6 +231,7 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self.stop_background()
+        await self._announcer.aclose()
         await self.vendors.aclose()
         await self.byok.aclose()
         await self.db.dispose()

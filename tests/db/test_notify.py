@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from smsgate.db.notify import asyncpg_connect_args
 from smsgate.gateway import Gateway
 from tests.conftest import PG_URL, fast_settings, serving, wait_for_state
 
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.skipif(not PG_URL, reason="LISTEN/NOTIFY is PostgreSQL's; CI sets it"),
-]
+needs_postgres = pytest.mark.skipif(not PG_URL, reason="LISTEN/NOTIFY is PostgreSQL's; CI sets it")
 
 
+@pytest.mark.anyio
+@needs_postgres
 async def test_a_send_in_one_process_wakes_the_dispatcher_of_another(
     db_url: str, tmp_path: Path
 ) -> None:
@@ -52,3 +52,15 @@ async def test_a_send_in_one_process_wakes_the_dispatcher_of_another(
             await send_and_wait("after the listener's connection was killed")
     finally:
         await worker.aclose()
+
+
+def test_connect_args_keep_only_what_asyncpg_understands() -> None:
+    url = "postgresql+asyncpg://u:p@db:6543/gw?prepared_statement_cache_size=0&ssl=require"
+    assert asyncpg_connect_args(url) == {
+        "host": "db",
+        "port": 6543,
+        "user": "u",
+        "password": "p",
+        "database": "gw",
+        "ssl": "require",
+    }

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from smsgate.db.models import HeldReceipt, Message, MessagePart
 from smsgate.dispatch import queue
-from smsgate.dispatch.worker import apply_vendor_events, match_held
+from smsgate.dispatch.worker import _split_receipts, apply_vendor_events, match_held
 from smsgate.gateway import Gateway
 from smsgate.vendors.base import VendorEvent
 from tests.conftest import Tenant, wait_for_state
@@ -78,7 +78,7 @@ async def test_a_mixed_batch_of_receipts_applies_as_one_by_one(
 ) -> None:
     """Receipts for distinct whole messages are applied together; parts, unknown ids and
     several receipts for one message keep their one-by-one meaning, in order."""
-    a, b, c, d, e = [await sent_message(client, tenant) for _ in range(5)]
+    a, b, c, d, e, f = [await sent_message(client, tenant) for _ in range(6)]
     async with gateway.db.session() as session:
         for sms_id, ref in ((a, "A1"), (b, "B1"), (c, "C1"), (d, "d1")):
             await session.execute(
@@ -98,23 +98,31 @@ async def test_a_mixed_batch_of_receipts_applies_as_one_by_one(
                 error_code="absent" if state == "undelivered" else None,
             )
 
-        await apply_vendor_events(
-            session,
-            "smsc",
-            [
-                receipt("A1"),  # plain
-                receipt("B1", "undelivered"),  # another outcome, its own statement
-                # Two for one message: in their order, the first wins (together, the
-                # "delivered" statement would have run first and won).
-                receipt("C1", "undelivered"),
-                receipt("C1", "delivered"),
-                receipt("D1", "delivered", "d1"),  # found by its second reading
-                receipt("E1"),  # parts: delivered only when both are
-                receipt("E2"),
-                receipt("Z9"),  # unknown: held
-            ],
-            gateway.now(),
-        )
+        batch = [
+            receipt("A1"),  # plain
+            receipt("B1", "undelivered"),  # another outcome, its own statement
+            # Two for one message: in their order, the first wins (together, the
+            # "delivered" statement would have run first and won).
+            receipt("C1", "undelivered"),
+            receipt("C1", "delivered"),
+            receipt("D1", "delivered", "d1"),  # found by its second reading
+            receipt("E1"),  # parts: delivered only when both are
+            receipt("E2"),
+            receipt("Z9"),  # unknown: held
+        ]
+        fast, slow = await _split_receipts(session, "smsc", batch, None)
+        assert [(sms_id, ev.vendor_message_id) for sms_id, ev in fast] == [
+            (a, "A1"),
+            (b, "B1"),
+            (d, "D1"),
+        ]
+        assert [ev.vendor_message_id for ev in slow] == ["C1", "C1", "E1", "E2", "Z9"]
+        # A receipt that names our id records its vendor on the message; beside slow
+        # receipts, which apply later, that could change what they find: all in order.
+        by_id = VendorEvent(kind="receipt", state="delivered", vendor_message_id="x", sms_id=f)
+        fast, slow = await _split_receipts(session, "smsc", [*batch, by_id], None)
+        assert fast == [] and len(slow) == len(batch) + 1
+        await apply_vendor_events(session, "smsc", batch, gateway.now())
     async with gateway.db.reader() as session:
         got = dict(
             (i, s)
@@ -132,19 +140,31 @@ async def test_a_mixed_batch_of_receipts_applies_as_one_by_one(
     assert got == expected
 
 
-async def test_part_ids_of_quiet_messages_are_purged(
+async def test_part_ids_of_finished_or_abandoned_messages_are_purged(
     client: httpx.AsyncClient, gateway: Gateway, tenant: Tenant
 ) -> None:
-    old, recent = [await sent_message(client, tenant) for _ in range(2)]
+    """Final for 3 days, or unfinished for 30: parts go. A message still waiting for its
+    receipts keeps them (a purge would make part 1's receipt read as the whole's)."""
+    finished, waiting, abandoned, recent = [await sent_message(client, tenant) for _ in range(4)]
     now = gateway.now()
     async with gateway.db.session() as session:
-        await queue.record_parts(session, old, "smsc", ["o1", "o2"])
-        await queue.record_parts(session, recent, "smsc", ["r1", "r2"])
-        await session.execute(
-            update(Message).where(Message.id == old).values(updated_at=now - timedelta(days=4))
-        )
+        for sms_id, prefix in ((finished, "f"), (waiting, "w"), (abandoned, "a"), (recent, "r")):
+            await queue.record_parts(session, sms_id, "smsc", [f"{prefix}1", f"{prefix}2"])
+        for sms_id, state, age in (
+            (finished, "delivered", 4),
+            (waiting, "sent", 4),
+            (abandoned, "sent", 31),
+        ):
+            await session.execute(
+                update(Message)
+                .where(Message.id == sms_id)
+                .values(state=state, updated_at=now - timedelta(days=age))
+            )
+    cutoffs = (now - timedelta(days=3), now - timedelta(days=30))
     async with gateway.db.session() as session:
-        assert await queue.purge_parts(session, now - timedelta(days=3)) == 1
+        assert await queue.purge_parts(session, *cutoffs, limit=1) == 1  # the limit holds
+    async with gateway.db.session() as session:
+        assert await queue.purge_parts(session, *cutoffs) == 1  # the next batch: the rest
     async with gateway.db.reader() as session:
         left = set(await session.scalars(select(MessagePart.vendor_message_id)))
-    assert left == {"r1", "r2"}
+    assert left == {"w1", "w2", "r1", "r2"}

@@ -79,8 +79,9 @@ async def run_write(
     status_code: int = 200,
     queues_messages: bool = False,
 ) -> JSONResponse:
-    """``queues_messages``: the handler queues messages; wake this process's dispatcher
-    once they are committed instead of leaving them to its next poll."""
+    """``queues_messages``: the handler queues messages; once they are committed, wake the
+    dispatchers (this process's, and on PostgreSQL every process's) instead of leaving
+    them to their next poll."""
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
     key = idempotency_key_of(request, payload)
@@ -88,7 +89,7 @@ async def run_write(
         async with db.session() as session:
             result = await handler(session)
         if queues_messages:
-            request.app.state.gateway.wake_dispatchers()
+            request.app.state.gateway.work_queued()
         return JSONResponse(_dump(result), status_code=status_code)
 
     reserved = await _reserve(
@@ -111,7 +112,7 @@ async def run_write(
             await repo.release(session, auth.project_id, key)
         raise
     if queues_messages:
-        request.app.state.gateway.wake_dispatchers()
+        request.app.state.gateway.work_queued()
     return JSONResponse(body, status_code=status_code)
 
 

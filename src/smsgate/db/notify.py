@@ -1,14 +1,19 @@
 """New work, announced across processes (PostgreSQL ``LISTEN``/``NOTIFY``).
 
 A commit that queues messages wakes the dispatchers of its own process directly. On
-PostgreSQL it also sends ``NOTIFY smsgate_outbox`` in the same transaction (delivered
-only if the transaction commits; PostgreSQL folds repeats within one transaction), and
-every process holds one connection that ``LISTEN``s and wakes its dispatchers. Without
-it another process would find the work at its next idle poll (``dispatch_idle_interval``).
+PostgreSQL the process then also sends ``NOTIFY smsgate_outbox`` (:class:`Announcer`),
+and every dispatching process holds one connection that ``LISTEN``s and wakes its
+dispatchers (:func:`listen_outbox`). Without it another process would find the work at
+its next idle poll (``dispatch_idle_interval``).
 
-The notification is only a hint: the outbox stays the truth, the idle poll stays as a
-backstop, and after the listening connection is (re)established the dispatchers are
-woken once in case something was announced while it was down.
+The notification goes *after* the commit, on its own short autocommit statement, and at
+most once per :data:`MIN_INTERVAL` per process: a transaction that notifies holds a
+cluster-wide lock through its commit, so notifying inside every send transaction would
+line all sending processes' commits up behind one another.
+
+It is only a hint: the outbox stays the truth, the idle poll stays as a backstop, and
+after the listening connection is (re)established the dispatchers are woken once in
+case something was announced while it was down.
 
 SQLite has no such thing and needs none: a SQLite gateway is one process.
 """
@@ -18,29 +23,91 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsgate.db.engine import is_postgres
+from smsgate.db.engine import Database
 
 log = logging.getLogger("smsgate")
 
 OUTBOX_CHANNEL = "smsgate_outbox"
+MIN_INTERVAL = 0.05
+"""Seconds between two notifications from one process; announcements in between are
+folded into the next (the first after a quiet spell goes at once)."""
+
+CHECK_EVERY = 30.0
+"""How often an idle listening connection is checked (a dead peer may never say so)."""
 
 
-async def announce_outbox(session: AsyncSession) -> None:
-    """Tell every process, once this transaction commits, that the outbox has new work."""
-    if is_postgres(session):
-        await session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+class Announcer:
+    """Sends ``NOTIFY smsgate_outbox`` after commits that queued messages, coalesced."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.token = uuid.uuid4().hex
+        """The payload of these notifications: this gateway's own listener ignores them
+        (its dispatchers were woken directly)."""
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def announce(self) -> None:
+        """Called after such a commit; returns at once."""
+        if self._db.is_sqlite:
+            return
+        if self._task is not None:
+            self._again = True
+            return
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                self._again = False
+                try:
+                    async with self._db.engine.connect() as conn:
+                        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                        await auto.execute(
+                            text("SELECT pg_notify(:channel, :token)"),
+                            {"channel": OUTBOX_CHANNEL, "token": self.token},
+                        )
+                except Exception as exc:  # a hint lost: the idle poll still finds the work
+                    log.debug("NOTIFY failed: %s", type(exc).__name__)
+                await asyncio.sleep(MIN_INTERVAL)
+                if not self._again:
+                    return
+        finally:
+            self._task = None
+
+    async def aclose(self) -> None:
+        task = self._task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
-def asyncpg_dsn(url: str) -> str:
-    """The plain ``postgresql://`` form of a SQLAlchemy URL, for asyncpg itself."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+def asyncpg_connect_args(url: str) -> dict[str, Any]:
+    """What ``asyncpg.connect`` needs from a SQLAlchemy URL. Query parameters are
+    SQLAlchemy's driver options (``prepared_statement_cache_size``, ...), not server
+    settings; only ``ssl`` (or ``sslmode``) is carried over."""
+    parsed = make_url(url)
+    args: dict[str, Any] = {
+        "host": parsed.host,
+        "port": parsed.port,
+        "user": parsed.username,
+        "password": parsed.password,
+        "database": parsed.database,
+    }
+    ssl = parsed.query.get("ssl") or parsed.query.get("sslmode")
+    if isinstance(ssl, str):
+        args["ssl"] = ssl
+    return {k: v for k, v in args.items() if v is not None}
 
 
 async def listen_outbox(
@@ -50,13 +117,16 @@ async def listen_outbox(
     *,
     retry_min: float = 0.5,
     retry_max: float = 30.0,
+    check_every: float = CHECK_EVERY,
+    own_token: str | None = None,
 ) -> None:
-    """Call ``on_notify`` for each announcement until ``stop`` is set; reconnect with
-    backoff when the connection is lost. Never raises (except when canceled)."""
+    """Call ``on_notify`` for each announcement (but those carrying ``own_token``) until
+    ``stop`` is set; reconnect with backoff when the connection is lost or stops
+    answering. Never raises (except when canceled)."""
     delay = retry_min
     while not stop.is_set():
         try:
-            await _listen_once(url, on_notify, stop)
+            await _listen_once(url, on_notify, stop, check_every, own_token)
             delay = retry_min
             if not stop.is_set():
                 log.warning("the outbox listener lost its connection; reconnecting")
@@ -71,20 +141,43 @@ async def listen_outbox(
         delay = min(delay * 2, retry_max)
 
 
-async def _listen_once(url: str, on_notify: Callable[[], None], stop: asyncio.Event) -> None:
-    """One listening connection, until it is lost or ``stop`` is set."""
+def _on_notification(
+    on_notify: Callable[[], None],
+    own_token: str | None,
+    _conn: object,
+    _pid: int,
+    _channel: str,
+    payload: str,
+) -> None:
+    if payload != own_token or own_token is None:
+        on_notify()
+
+
+async def _listen_once(
+    url: str,
+    on_notify: Callable[[], None],
+    stop: asyncio.Event,
+    check_every: float,
+    own_token: str | None,
+) -> None:
+    """One listening connection, until it is lost, stops answering, or ``stop`` is set."""
     lost = asyncio.Event()
-    conn = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+    conn = await asyncpg.connect(**asyncpg_connect_args(url), timeout=10)
     try:
         conn.add_termination_listener(lambda _conn: lost.set())
-        await conn.add_listener(OUTBOX_CHANNEL, lambda *_args: on_notify())
+        await conn.add_listener(OUTBOX_CHANNEL, partial(_on_notification, on_notify, own_token))
         on_notify()  # whatever was announced while nobody here was listening
-        waits = {asyncio.create_task(stop.wait()), asyncio.create_task(lost.wait())}
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for wait in waits:
-                wait.cancel()
+        while not stop.is_set() and not lost.is_set():
+            waits = {asyncio.create_task(stop.wait()), asyncio.create_task(lost.wait())}
+            try:
+                done, _ = await asyncio.wait(
+                    waits, timeout=check_every, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for wait in waits:
+                    wait.cancel()
+            if not done:  # quiet for a while: is the server still there?
+                await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=10)
     finally:
         if not conn.is_closed():
             conn.terminate()

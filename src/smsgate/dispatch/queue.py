@@ -163,6 +163,7 @@ async def mark_sent(
     ids that became ``sent``."""
     if not sent:
         return set()
+    sent = sorted(sent)  # rows locked in id order, as every multi-row UPDATE here does
     await session.execute(  # ORM bulk UPDATE by primary key: one executemany
         update(Message),
         [{"id": i, "vendor": v, "vendor_message_id": r} for i, v, r in sent],
@@ -357,21 +358,31 @@ async def record_parts(
         )
 
 
-async def purge_parts(session: AsyncSession, before: datetime, limit: int = 5000) -> int:
-    """Forget the part ids of messages nothing has happened to since ``before``: their
-    receipts are in (or will never come). Returns how many messages' parts went."""
-    stale = list(
-        await session.scalars(
-            select(MessagePart.sms_id)
-            .join(Message, Message.id == MessagePart.sms_id)
-            .where(Message.updated_at < before)
-            .distinct()
-            .limit(limit)
+async def purge_parts(
+    session: AsyncSession,
+    finished_before: datetime,
+    unfinished_before: datetime,
+    limit: int = 5000,
+) -> int:
+    """Forget the part ids of up to ``limit`` long messages nothing will happen to any
+    more: those in a final state since ``finished_before``, and those left unfinished (no
+    receipt came) since ``unfinished_before``. Returns how many messages' parts went."""
+    stale = (
+        select(MessagePart.sms_id)
+        .join(Message, Message.id == MessagePart.sms_id)
+        .where(
+            or_(
+                and_(Message.state.in_(states.FINAL), Message.updated_at < finished_before),
+                Message.updated_at < unfinished_before,
+            )
         )
+        .distinct()
+        .limit(limit)
     )
-    if stale:
-        await session.execute(delete(MessagePart).where(MessagePart.sms_id.in_(stale)))
-    return len(stale)
+    ids = list(await session.scalars(stale))
+    if ids:
+        await session.execute(delete(MessagePart).where(MessagePart.sms_id.in_(ids)))
+    return len(ids)
 
 
 async def find_part(

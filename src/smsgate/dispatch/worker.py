@@ -411,24 +411,32 @@ async def _split_receipts(
     ]
     parts = await queue.parts_by_ref(session, vendor, readings, project_id)
     direct = await queue.messages_by_ref(session, vendor, readings, project_id)
-    resolved: list[str | None] = []
+    resolved: list[str | None] = []  # the whole message a receipt moves directly
+    touched: Counter[str] = Counter()  # every message a receipt reaches, parts included
     for ev in events:
         sms_id = ev.sms_id if project_id is None else None
         for reading in () if sms_id else (ev.vendor_message_id, *ev.alternate_ids):
             if reading in parts and not direct.get(reading, "") > parts[reading]:
-                break  # a part: its own path (the whole message waits for every part)
+                touched[parts[reading]] += 1  # a part: its own path (the whole message
+                break  # waits for every part)
             if reading in direct:
                 sms_id = direct[reading]
                 break
         resolved.append(sms_id)
-    seen = Counter(i for i in resolved if i is not None)
+        if sms_id is not None:
+            touched[sms_id] += 1
     fast: list[tuple[str, VendorEvent]] = []
     slow: list[VendorEvent] = []
     for ev, sms_id in zip(events, resolved, strict=True):
-        if sms_id is not None and seen[sms_id] == 1:
+        if sms_id is not None and touched[sms_id] == 1:
             fast.append((sms_id, ev))
         else:
             slow.append(ev)
+    if slow and any(ev.sms_id is not None for _, ev in fast):
+        # A receipt found by our id also records its vendor on the message, which could
+        # let an earlier receipt in the batch (slow, so applied later) find a message it
+        # would not have found in arrival order: keep the whole batch in order.
+        return [], list(events)
     return fast, slow
 
 

@@ -40,7 +40,7 @@ async def send(request: Request, body: SmsSendRequest, auth: Sender, gw: GW) -> 
         record = await service.send_grouped(
             gw.db, gw.sends, auth.project_id, body, gw.policy, gw.clock()
         )
-        gw.wake_dispatchers()
+        gw.work_queued()
         return JSONResponse(record.model_dump(mode="json", by_alias=True))
     return await run_write(
         request,

@@ -10,7 +10,6 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsgate.db.models import Batch, Message, MessageEvent, OutboxEntry
-from smsgate.db.notify import announce_outbox
 from smsgate.ids import new_id
 from smsgate.messages import states
 
@@ -21,15 +20,13 @@ async def insert_accepted(
     outbox: Sequence[dict[str, Any]],
     events: Sequence[dict[str, Any]],
 ) -> None:
-    """Write messages, their first event and their outbox entries (one executemany each),
-    and announce the new work to every process once this commits."""
+    """Write messages, their first event and their outbox entries (one executemany each)."""
     if messages:
         await session.execute(insert(Message), list(messages))
     if events:
         await session.execute(insert(MessageEvent), list(events))
     if outbox:
         await session.execute(insert(OutboxEntry), list(outbox))
-        await announce_outbox(session)
 
 
 async def insert_batch(session: AsyncSession, batch: Batch) -> None:
