@@ -37,6 +37,9 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _migrate(settings: Settings) -> None:
+    # Alembic lists every plugin it sets up (on import) at INFO; the upgrades it runs
+    # ("Running upgrade ...") stay visible.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from smsgate.db.engine import Database
     from smsgate.db.migrate import upgrade
 
