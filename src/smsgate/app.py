@@ -19,6 +19,7 @@ from smsgate import __version__
 from smsgate.accounts.auth import KeyCache
 from smsgate.accounts.endpoints import router as account_router
 from smsgate.api.limits import BodyLimitMiddleware
+from smsgate.api.nul import NulGuardMiddleware
 from smsgate.config import Settings
 from smsgate.errors import (
     InvalidRequest,
@@ -196,5 +197,6 @@ def create_app(
         return {"status": "ready"}
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(NulGuardMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -382,3 +382,34 @@ async def test_hooks_for_unknown_vendors_are_404(client: httpx.AsyncClient) -> N
     for path in ("/hooks/nope/status", "/hooks/simulator/status"):
         r = await client.post(path, content=b"MessageSid=SM1&MessageStatus=delivered")
         assert_error(r, 404, "not_found", "not_found")
+
+
+async def test_nul_characters_are_refused_alike_on_both_databases(
+    client: httpx.AsyncClient, tenant: Tenant, gateway: Gateway
+) -> None:
+    """PostgreSQL cannot store U+0000: it was a 500 there and fine on SQLite. Now every
+    way in answers 422, and nothing is stored."""
+    h = tenant.headers
+    cases = [
+        ("/v1/sms/send", {"to": "+447911123456", "body": "a\x00b"}, "body"),
+        ("/v1/sms/send", {"to": "+447911123456", "body": "x", "from": "A\x00"}, "from"),
+        (
+            "/v1/sms/batch/send",
+            {"messages": [{"to": "+447911123456", "body": "\x00"}]},
+            "messages.0.body",
+        ),
+        ("/v1/sms/otp", {"to": "+447911123456", "service_name": "a\x00"}, "service_name"),
+        (
+            "/v1/sms/send",
+            {"to": "+447911123456", "body": "x", "variables": {"k\x00": "v"}},
+            "variables",
+        ),
+    ]
+    for path, body, where in cases:
+        r = await client.post(path, json=body, headers=h)
+        assert_error(r, 422, "invalid_request", "invalid_parameter")
+        assert where in r.json()["error"]["message"], r.json()
+    for path in ("/v1/sms/status/sms_%00", "/v1/sms/list?after=%00", "/v1/sms/list?to=%00"):
+        r = await client.get(path, headers=h)
+        assert_error(r, 422, "invalid_request", "invalid_parameter")
+    assert await count(gateway, Message) == 0

@@ -84,3 +84,21 @@ async def test_inbound_list_bad_input(
 async def test_inbound_list_needs_a_key(client: httpx.AsyncClient) -> None:
     r = await client.get("/v1/sms/inbound/list")
     assert r.status_code == 401
+
+
+async def test_a_nul_in_a_phones_text_is_stored_as_a_replacement_character(
+    client: httpx.AsyncClient, gateway: Gateway, tenant: Tenant
+) -> None:
+    """A phone's text is not refused (the upstream would only resend it), but PostgreSQL
+    cannot store U+0000: it becomes U+FFFD, in whole messages and in parts."""
+    await gateway.store_events(
+        "simulator",
+        [
+            InboundMessage("+447911123456", "+15550001111", "a\x00b"),
+            InboundMessage("+447911123456", "+15550001111", "c\x00", part=InboundPart(3, 2, 1)),
+            InboundMessage("+447911123456", "+15550001111", "d", part=InboundPart(3, 2, 2)),
+        ],
+    )
+    r = await client.get("/v1/sms/inbound/list", headers=tenant.headers)
+    assert r.status_code == 200, r.text
+    assert sorted(i["body"] for i in r.json()["items"]) == ["a\ufffdb", "c\ufffdd"]

@@ -9,10 +9,12 @@ its project directly.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smsgate.api.nul import without_nul
 from smsgate.ids import new_id
 from smsgate.inbound import repository
 from smsgate.text import gsm7
@@ -31,6 +33,12 @@ async def store(
     """Store one inbound message or part. Returns the ``inb_`` id once a whole message is
     stored; None while the parts of a long one are still arriving."""
     received = message.received_at or now
+    message = replace(  # a phone's text is not refused; PostgreSQL cannot store a NUL
+        message,
+        from_=without_nul(message.from_),
+        to=without_nul(message.to),
+        body=without_nul(message.body),
+    )
     if message.vendor_message_id is not None:
         known = await repository.find_by_vendor_id(session, vendor, message.vendor_message_id)
         if known is not None:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from smsgate.api.nul import NoNul
 from smsgate.db.models import Message, MessageEvent
 from smsgate.pricing import format_usd
 
@@ -19,7 +20,7 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class SmsSendRequest(BaseModel):
+class SmsSendRequest(NoNul):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     to: Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -35,7 +36,7 @@ class SmsSendRequest(BaseModel):
     idempotency_key: IdempotencyKey | None = None
 
 
-class SmsBatchSendRequest(BaseModel):
+class SmsBatchSendRequest(NoNul):
     model_config = ConfigDict(extra="forbid")
 
     # Items are validated one by one in the service, so one bad item does not sink the batch.
@@ -43,7 +44,7 @@ class SmsBatchSendRequest(BaseModel):
     idempotency_key: IdempotencyKey | None = None
 
 
-class SmsResendRequest(BaseModel):
+class SmsResendRequest(NoNul):
     model_config = ConfigDict(extra="forbid")
 
     only_failed: bool = False

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from smsgate.api.nul import NoNul
 from smsgate.messages.schemas import IdempotencyKey
 
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 
 
-class OtpSettings(BaseModel):
+class OtpSettings(NoNul):
     """Per-project OTP rules. Every field has the documented default."""
 
     model_config = ConfigDict(extra="forbid")
@@ -31,7 +32,7 @@ class OtpSettings(BaseModel):
     prefix_block_seconds: Annotated[int, Field(ge=60, le=604_800)] = 3600
 
 
-class OtpSendRequest(BaseModel):
+class OtpSendRequest(NoNul):
     model_config = ConfigDict(extra="forbid")
 
     to: Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -43,7 +44,7 @@ class OtpSendRequest(BaseModel):
     idempotency_key: IdempotencyKey | None = None
 
 
-class OtpVerifyRequest(BaseModel):
+class OtpVerifyRequest(NoNul):
     model_config = ConfigDict(extra="forbid")
 
     to: Annotated[str, StringConstraints(min_length=1, max_length=64)]

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsgate.accounts.auth import AuthContext, require
 from smsgate.api.deps import gateway
+from smsgate.api.nul import NoNul
 from smsgate.api.scope import run_write
 from smsgate.config import Settings
 from smsgate.db.models import ProjectVendor
@@ -108,7 +109,7 @@ async def project_callback(
 VendorName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 
 
-class VendorCreate(BaseModel):
+class VendorCreate(NoNul):
     model_config = ConfigDict(extra="forbid")
 
     name: VendorName
