@@ -63,6 +63,8 @@ def _setup_sqlite(engine: AsyncEngine) -> None:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """``hide_parameters``: a failed statement's exception (and so the log line of the
+    500 it becomes) names the SQL but not the values: message texts, sealed secrets."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         # aiosqlite logs every statement with its parameters at DEBUG: message bodies and
@@ -73,12 +75,21 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=10
+            url,
+            connect_args={"timeout": 30},
+            pool_size=pool_size,
+            max_overflow=10,
+            hide_parameters=True,
         )
         _setup_sqlite(engine)
         return engine
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, pool_recycle=1800
+        url,
+        pool_size=pool_size,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        hide_parameters=True,
     )
 
 
