@@ -168,3 +168,18 @@ async def test_part_ids_of_finished_or_abandoned_messages_are_purged(
     async with gateway.db.reader() as session:
         left = set(await session.scalars(select(MessagePart.vendor_message_id)))
     assert left == {"w1", "w2", "r1", "r2"}
+
+
+async def test_a_receipt_id_with_a_nul_is_held_not_an_error(gateway: Gateway) -> None:
+    """PostgreSQL cannot compare or store U+0000: such an id is cleaned, matches nothing,
+    and is held like any unknown one (on PostgreSQL it was a 500 to the vendor)."""
+    async with gateway.db.session() as session:
+        await apply_vendor_events(
+            session,
+            "smsc",
+            [VendorEvent(kind="receipt", state="delivered", vendor_message_id="Z\x009")],
+            gateway.now(),
+        )
+    async with gateway.db.reader() as session:
+        held = list(await session.scalars(select(HeldReceipt.vendor_message_id)))
+    assert held == ["Z\ufffd9"]

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smsgate.api.nul import without_nul
 from smsgate.config import Settings
 from smsgate.db.engine import Database
 from smsgate.db.group_commit import GroupCommit
@@ -358,6 +359,7 @@ async def apply_vendor_events(
     submit response, or the commit recording it) is held and matched when the id lands.
     """
     rows: list[dict[str, Any]] = []
+    events = [_without_nul(ev) for ev in events]
     fast, slow = await _split_receipts(session, vendor, events, project_id)
     rows += await _apply_direct(session, vendor, fast, now)
     for ev in slow:
@@ -394,6 +396,21 @@ async def apply_vendor_events(
         elif outcome is not None:
             rows.append(outcome)
     await add_events(session, rows)
+
+
+def _without_nul(ev: VendorEvent) -> VendorEvent:
+    """An upstream's receipt as text PostgreSQL can compare and store (a NUL cannot be;
+    such an id matches nothing and is held, then dropped, like any unknown one)."""
+    texts = (ev.vendor_message_id, *ev.alternate_ids, ev.error_code or "", ev.error_message or "")
+    if not any("\x00" in t for t in texts):
+        return ev
+    return replace(
+        ev,
+        vendor_message_id=without_nul(ev.vendor_message_id),
+        alternate_ids=tuple(without_nul(r) for r in ev.alternate_ids),
+        error_code=without_nul(ev.error_code) if ev.error_code else ev.error_code,
+        error_message=without_nul(ev.error_message) if ev.error_message else ev.error_message,
+    )
 
 
 async def _split_receipts(
