@@ -11,7 +11,18 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from smsgate.errors import RequestTooLarge
+from smsgate.errors import RequestTooLarge, SmsgateError
+
+
+async def send_error(scope: Scope, send: Send, error: SmsgateError, *, close: bool = False) -> None:
+    """Answer with the contract's error envelope from a middleware, before any route."""
+    request_id = scope.get("state", {}).get("request_id")
+    body = json.dumps({"error": error.to_dict(request_id)}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyTooLarge(HTTPException):
@@ -29,20 +40,7 @@ class BodyLimitMiddleware:
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         error = RequestTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
-        request_id = scope.get("state", {}).get("request_id")
-        body = json.dumps({"error": error.to_dict(request_id)}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": error.status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(scope, send, error, close=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

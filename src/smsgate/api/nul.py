@@ -9,7 +9,6 @@ included), paths and query strings by :class:`NulGuardMiddleware`. Text from ups
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel, model_validator
 from pydantic_core import PydanticCustomError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from smsgate.api.limits import send_error
 from smsgate.errors import Unprocessable
 
 
@@ -74,18 +74,6 @@ class NulGuardMiddleware:
                 "The URL contains the NUL character (%00), which is not allowed.",
                 code="invalid_parameter",
             )
-            request_id = scope.get("state", {}).get("request_id")
-            body = json.dumps({"error": error.to_dict(request_id)}).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": error.status,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await send_error(scope, send, error)
             return
         await self.app(scope, receive, send)
