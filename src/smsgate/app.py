@@ -86,6 +86,9 @@ def from_validation_error(exc: RequestValidationError) -> SmsgateError:
             "The request body is not valid JSON.", code="malformed_json", param=None
         )
     param = _param(first.get("loc", ()))
+    ctx = first.get("ctx") if isinstance(first, dict) else None
+    if kind == "nul_character" and isinstance(ctx, dict) and ctx.get("where"):
+        param = str(ctx["where"])
     if kind == "missing" and param is None:
         return InvalidRequest(
             "A JSON body is required (Content-Type: application/json).",

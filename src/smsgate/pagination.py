@@ -29,7 +29,7 @@ def decode_cursor(cursor: str | None) -> str | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raw = ""
-    if not raw or not raw.isascii() or len(raw) > 64:
+    if not raw or not raw.isascii() or not raw.isprintable() or len(raw) > 64:
         raise Unprocessable("The cursor is not valid.", code="invalid_cursor", param="cursor")
     return raw
 

@@ -388,28 +388,48 @@ async def test_nul_characters_are_refused_alike_on_both_databases(
     client: httpx.AsyncClient, tenant: Tenant, gateway: Gateway
 ) -> None:
     """PostgreSQL cannot store U+0000: it was a 500 there and fine on SQLite. Now every
-    way in answers 422, and nothing is stored."""
+    way in answers 422 naming where it is, and nothing is stored."""
     h = tenant.headers
     cases = [
         ("/v1/sms/send", {"to": "+447911123456", "body": "a\x00b"}, "body"),
         ("/v1/sms/send", {"to": "+447911123456", "body": "x", "from": "A\x00"}, "from"),
-        (
-            "/v1/sms/batch/send",
-            {"messages": [{"to": "+447911123456", "body": "\x00"}]},
-            "messages.0.body",
-        ),
         ("/v1/sms/otp", {"to": "+447911123456", "service_name": "a\x00"}, "service_name"),
         (
             "/v1/sms/send",
             {"to": "+447911123456", "body": "x", "variables": {"k\x00": "v"}},
             "variables",
         ),
+        ("/v1/sms/batch/send", {"messages": [{"to": "x"}], "idempotency_key": "\x00"}, None),
     ]
     for path, body, where in cases:
         r = await client.post(path, json=body, headers=h)
         assert_error(r, 422, "invalid_request", "invalid_parameter")
-        assert where in r.json()["error"]["message"], r.json()
-    for path in ("/v1/sms/status/sms_%00", "/v1/sms/list?after=%00", "/v1/sms/list?to=%00"):
+        assert r.json()["error"]["param"] == (where or "idempotency_key"), r.json()
+    r = await client.post(
+        "/v1/sms/send",
+        json={"to": "+447911123456", "body": "x"},
+        headers={**h, "Idempotency-Key": "k\x00"},
+    )
+    assert_error(r, 422, "invalid_request", "invalid_parameter")
+    cursor = "AA"  # base64 of a single NUL
+    for path in (
+        "/v1/sms/status/sms_%00",
+        "/v1/sms/list?after=%00",
+        "/v1/sms/list?to=%00",
+        f"/v1/sms/list?cursor={cursor}",
+        f"/v1/sms/inbound/list?cursor={cursor}",
+    ):
         r = await client.get(path, headers=h)
-        assert_error(r, 422, "invalid_request", "invalid_parameter")
+        assert r.status_code == 422, (path, r.text)
     assert await count(gateway, Message) == 0
+
+
+async def test_a_nul_in_one_batch_item_fails_only_that_item(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    items = [{"to": "+447911123456", "body": "fine"}, {"to": "+447911123456", "body": "\x00"}]
+    r = await client.post("/v1/sms/batch/send", json={"messages": items}, headers=tenant.headers)
+    assert r.status_code == 200, r.text
+    ok, bad = r.json()["results"]
+    assert ok["ok"] and not bad["ok"]
+    assert bad["error"]["code"] == "invalid_parameter" and "NUL" in bad["error"]["message"]

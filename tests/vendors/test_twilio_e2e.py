@@ -106,6 +106,17 @@ def test_incoming_message_webhook(tmp_path: Path, db_url: str, fake: FakeTwilio)
             assert [(i["from"], i["to"], i["body"], i["vendor"]) for i in items] == [
                 ("+14155550123", "+15005550000", "STOP?", "twilio-test")
             ]
+            # A NUL in a signed message (its id and text) is stored cleaned, not a 500.
+            ok = fake.incoming_message(hook, "+14155550123", "+15005550000", "a\x00", "SM\x002")
+            assert ok.status_code == 200, ok.text
+            assert c.get("/v1/sms/inbound/list").json()["items"][0]["body"] == "a\ufffd"
+            # Bytes that are not UTF-8 cannot be verified: refused, not a 500.
+            garbage = httpx.post(
+                hook,
+                content=b"Body=\xff\xfe",
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            )
+            assert garbage.status_code == 403, garbage.text
     finally:
         proc.stop()
 

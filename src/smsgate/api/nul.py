@@ -10,7 +10,7 @@ included), paths and query strings by :class:`NulGuardMiddleware`. Text from ups
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, model_validator
 from pydantic_core import PydanticCustomError
@@ -40,12 +40,20 @@ def find_nul(value: Any, where: Sequence[str | int] = ()) -> str | None:
 
 
 class NoNul(BaseModel):
-    """Base of request bodies: a NUL anywhere in the input is a validation error."""
+    """Base of request bodies: a NUL anywhere in the input is a validation error.
+    ``nul_checked_later`` names fields validated on their own afterwards (batch items,
+    each of which gets its own answer)."""
+
+    nul_checked_later: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="before")
     @classmethod
     def _refuse_nul(cls, data: Any) -> Any:
-        where = find_nul(data)
+        if isinstance(data, dict) and cls.nul_checked_later:
+            data_to_check: Any = {k: v for k, v in data.items() if k not in cls.nul_checked_later}
+        else:
+            data_to_check = data
+        where = find_nul(data_to_check)
         if where is not None:
             raise PydanticCustomError(
                 "nul_character",
@@ -73,6 +81,7 @@ class NulGuardMiddleware:
             error = Unprocessable(
                 "The URL contains the NUL character (%00), which is not allowed.",
                 code="invalid_parameter",
+                param="path" if "\x00" in scope["path"] else "query",
             )
             await send_error(scope, send, error)
             return

@@ -51,9 +51,9 @@ def request_hash(method: str, path: str, payload: BaseModel | None) -> str:
 def idempotency_key_of(request: Request, payload: BaseModel | None) -> str | None:
     in_body: str | None = getattr(payload, "idempotency_key", None)
     in_header = request.headers.get("idempotency-key")
-    if in_header is not None and not 1 <= len(in_header) <= 255:
+    if in_header is not None and (not 1 <= len(in_header) <= 255 or "\x00" in in_header):
         raise Unprocessable(
-            "Idempotency-Key must be 1 to 255 characters.",
+            "Idempotency-Key must be 1 to 255 characters, without NUL.",
             code="invalid_parameter",
             param="idempotency_key",
         )

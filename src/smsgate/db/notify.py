@@ -43,6 +43,9 @@ folded into the next (the first after a quiet spell goes at once)."""
 
 CHECK_EVERY = 30.0
 """How often an idle listening connection is checked (a dead peer may never say so)."""
+STEADY_AFTER = 60.0
+"""A connection that held this long resets the reconnect backoff; one that drops at once
+keeps it growing."""
 
 
 class Announcer:
@@ -50,6 +53,7 @@ class Announcer:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._closed = False
         self.token = uuid.uuid4().hex
         """The payload of these notifications: this gateway's own listener ignores them
         (its dispatchers were woken directly)."""
@@ -58,7 +62,7 @@ class Announcer:
 
     def announce(self) -> None:
         """Called after such a commit; returns at once."""
-        if self._db.is_sqlite:
+        if self._db.is_sqlite or self._closed:
             return
         if self._task is not None:
             self._again = True
@@ -85,11 +89,16 @@ class Announcer:
             self._task = None
 
     async def aclose(self) -> None:
+        """Let a pending notification go out (briefly), then announce nothing more."""
+        self._closed = True
         task = self._task
         if task is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(task), timeout=1.0)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._task = None
 
 
 def asyncpg_connect_args(url: str) -> dict[str, Any]:
@@ -124,16 +133,29 @@ async def listen_outbox(
     ``stop`` is set; reconnect with backoff when the connection is lost or stops
     answering. Never raises (except when canceled)."""
     delay = retry_min
+    loop = asyncio.get_running_loop()
     while not stop.is_set():
-        try:
-            await _listen_once(url, on_notify, stop, check_every, own_token)
-            delay = retry_min
-            if not stop.is_set():
-                log.warning("the outbox listener lost its connection; reconnecting")
-        except Exception as exc:  # refused, auth, timeout, a server going away mid-setup
+        started = loop.time()
+        listening = asyncio.create_task(_listen_once(url, on_notify, stop, check_every, own_token))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({listening, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not listening.done():  # stopped while connecting or checking: do not wait
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listening
+            return
+        exc = listening.exception()
+        if loop.time() - started > STEADY_AFTER:
+            delay = retry_min  # it held for a while: start the backoff afresh
+        if stop.is_set():
+            return
+        if exc is None:
+            log.warning("the outbox listener lost its connection; reconnecting")
+        else:  # refused, auth, timeout, a server going away, a failed check
             log.warning(
-                "the outbox listener cannot connect (%s); other processes' sends wait for "
-                "the idle poll until it can",
+                "the outbox listener failed (%s); other processes' sends wait for the "
+                "idle poll until it is back",
                 type(exc).__name__,
             )
         with contextlib.suppress(TimeoutError):

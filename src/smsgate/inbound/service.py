@@ -38,6 +38,9 @@ async def store(
         from_=without_nul(message.from_),
         to=without_nul(message.to),
         body=without_nul(message.body),
+        vendor_message_id=without_nul(message.vendor_message_id)
+        if message.vendor_message_id is not None
+        else None,
     )
     if message.vendor_message_id is not None:
         known = await repository.find_by_vendor_id(session, vendor, message.vendor_message_id)

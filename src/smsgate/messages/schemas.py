@@ -38,6 +38,7 @@ class SmsSendRequest(NoNul):
 
 class SmsBatchSendRequest(NoNul):
     model_config = ConfigDict(extra="forbid")
+    nul_checked_later = frozenset({"messages"})
 
     # Items are validated one by one in the service, so one bad item does not sink the batch.
     messages: Annotated[list[Any], Field(min_length=1, max_length=100)]

@@ -63,12 +63,14 @@ async def _receive(
     )
     try:
         events = vendor.parse_callback(incoming)
-    except InvalidCallback as exc:
+    except (InvalidCallback, ValueError, KeyError, TypeError) as exc:
+        # ValueError and the like: a body that cannot even be read (bytes that are not
+        # UTF-8, broken JSON) cannot carry a valid signature either.
         log.warning(
             "rejected %s callback from %s: %s",
             label,
             request.client.host if request.client else "?",
-            exc,
+            exc if isinstance(exc, InvalidCallback) else f"unreadable ({type(exc).__name__})",
         )
         raise PermissionDenied(
             "The callback's signature does not verify.", code="invalid_signature"
