@@ -12,6 +12,7 @@ import asyncio
 import statistics
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import _server
@@ -48,7 +49,12 @@ async def run(args: argparse.Namespace) -> None:
             except asyncio.QueueEmpty:
                 return
             t0 = time.perf_counter()
-            r = await client.post("/v1/sms/send", json={"to": "+15005550006", "body": f"bench {i}"})
+            headers = {"Idempotency-Key": uuid.uuid4().hex} if args.idempotency_keys else {}
+            r = await client.post(
+                "/v1/sms/send",
+                json={"to": "+15005550006", "body": f"bench {i}"},
+                headers=headers,
+            )
             latencies.append(time.perf_counter() - t0)
             if r.status_code != 200:
                 errors += 1
@@ -74,7 +80,8 @@ async def run(args: argparse.Namespace) -> None:
     q = statistics.quantiles(latencies, n=100)
     backend = "postgresql" if args.database_url else "sqlite"
     print(
-        f"backend={backend} n={args.n} concurrency={args.c} workers={args.workers} errors={errors}"
+        f"backend={backend} n={args.n} concurrency={args.c} workers={args.workers} "
+        f"idempotency_keys={args.idempotency_keys} errors={errors}"
     )
     print(f"accepted   {args.n / (accepted_at - start):8.1f} msg/s")
     print(
@@ -91,6 +98,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="dispatcher loops")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: SQLite)")
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument(
+        "--idempotency-keys",
+        action="store_true",
+        help="send each message with its own Idempotency-Key, as the SDK does",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

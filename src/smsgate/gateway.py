@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsgate.api import idempotency_repository
+from smsgate.api.scope import Reservation, reserve_many
 from smsgate.config import Settings
 from smsgate.db.engine import Database
 from smsgate.db.group_commit import GroupCommit
@@ -24,7 +25,7 @@ from smsgate.dispatch.worker import Dispatcher, apply_vendor_events, match_held
 from smsgate.inbound import repository as inbound_repository
 from smsgate.inbound import service as inbound
 from smsgate.keyring import Keyring
-from smsgate.messages.service import SendPolicy, accept_many
+from smsgate.messages.service import KeyedSend, SendPolicy, accept_many, write_keyed_sends
 from smsgate.pricing import DEFAULT_PRICES
 from smsgate.sandbox.carrier import SimulatedCarrier
 from smsgate.vendors import config as vendor_config
@@ -68,6 +69,10 @@ class Gateway:
     _announcer: Announcer = field(init=False)
     sends: GroupCommit[dict[str, Any], Message] = field(init=False)
     """Single API sends without an idempotency key: concurrent ones share a transaction."""
+    keyed_sends: GroupCommit[KeyedSend, Any] = field(init=False)
+    """... and those with one, each stored with its answer."""
+    reservations: GroupCommit[Reservation, Any] = field(init=False)
+    """Idempotency keys being reserved by concurrent requests."""
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Gateway:
@@ -103,6 +108,8 @@ class Gateway:
         carrier.clock = gw.now
         gw._event_store = GroupCommit(db, gw._write_events)
         gw.sends = GroupCommit(db, accept_many)
+        gw.keyed_sends = GroupCommit(db, write_keyed_sends)
+        gw.reservations = GroupCommit(db, reserve_many)
         gw._announcer = Announcer(db)
         return gw
 

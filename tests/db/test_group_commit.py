@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -149,3 +151,44 @@ async def test_a_database_outage_fails_the_batch_at_once() -> None:
         assert sum(calls) == 8, calls  # each item was in exactly one attempt
     finally:
         await db.dispose()
+
+
+async def test_concurrent_keyed_sends_share_transactions_and_stay_idempotent(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Sends with idempotency keys are group-committed too (the reservation and the
+    message with its answer): distinct keys each make one message; five concurrent
+    requests with one key make exactly one, the rest are told it is in progress or get
+    its answer replayed."""
+    gw = Gateway.build(fast_settings(db_url, tmp_path / "d"))
+    sizes: list[int] = []
+    write = gw.keyed_sends._write
+
+    async def counting(session: AsyncSession, items: Sequence[Any]) -> Sequence[Any]:
+        sizes.append(len(items))
+        return await write(session, items)
+
+    gw.keyed_sends._write = counting
+    async with serving(gw, background=False) as (c, tenant):
+
+        async def send(key: str, body: str) -> httpx.Response:
+            return await c.post(
+                "/v1/sms/send",
+                json={"to": "+15005550006", "body": body},
+                headers={**tenant.headers, "Idempotency-Key": key},
+            )
+
+        distinct = await asyncio.gather(*(send(f"k{i}", f"m{i}") for i in range(30)))
+        assert all(r.status_code == 200 for r in distinct), [r.text for r in distinct]
+        assert len({r.json()["sms_id"] for r in distinct}) == 30
+        assert len(sizes) < 30  # shared transactions
+        same = await asyncio.gather(*(send("same", "once") for _ in range(5)))
+        ok = [r for r in same if r.status_code == 200]
+        assert ok and {r.json()["sms_id"] for r in ok} == {ok[0].json()["sms_id"]}
+        assert all(r.status_code in (200, 409) for r in same), [r.text for r in same]
+        replay = await send("same", "once")
+        assert replay.headers.get("idempotent-replayed") == "true"
+        assert replay.json()["sms_id"] == ok[0].json()["sms_id"]
+        async with gw.db.reader() as s:
+            bodies = list(await s.scalars(select(Message.body)))
+        assert sorted(bodies) == sorted([f"m{i}" for i in range(30)] + ["once"])

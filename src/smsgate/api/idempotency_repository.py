@@ -60,12 +60,15 @@ async def complete(
     return result.first() is not None
 
 
-async def release(session: AsyncSession, project_id: str, key: str) -> None:
+async def release(session: AsyncSession, project_id: str, key: str, token: datetime) -> None:
+    """Give up our reservation: only while it is still ours (a request that took the key
+    over after our lock ran out keeps it) and not done."""
     await session.execute(
         delete(IdempotencyKey).where(
             IdempotencyKey.project_id == project_id,
             IdempotencyKey.key == key,
             IdempotencyKey.state == "in_progress",
+            IdempotencyKey.locked_until == token,
         )
     )
 

@@ -12,13 +12,18 @@ service in a transaction and commits before answering. With a key:
    transaction, so the message exists if and only if its answer does;
 3. on an error the main transaction rolls back and the reservation is released,
    so a corrected retry with the same key goes through.
+
+Reservations of concurrent requests share a transaction (group commit, ``reserve_many``),
+and ``run_keyed`` is the form for a handler that group-commits its own main transaction
+(``POST /v1/sms/send``: messages and their answers, many requests at a time).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,8 +36,9 @@ from smsgate.accounts.auth import AuthContext
 from smsgate.api import idempotency_repository as repo
 from smsgate.config import Settings
 from smsgate.db.engine import Database
+from smsgate.db.group_commit import GroupCommit
 from smsgate.db.types import utcnow
-from smsgate.errors import Conflict, Unprocessable
+from smsgate.errors import Conflict, SmsgateError, Unprocessable
 
 Handler = Callable[[AsyncSession], Awaitable[BaseModel]]
 
@@ -83,7 +89,6 @@ async def run_write(
     dispatchers (this process's, and on PostgreSQL every process's) instead of leaving
     them to their next poll."""
     db: Database = request.app.state.db
-    settings: Settings = request.app.state.settings
     key = idempotency_key_of(request, payload)
     if key is None:
         async with db.session() as session:
@@ -93,7 +98,7 @@ async def run_write(
         return JSONResponse(_dump(result), status_code=status_code)
 
     reserved = await _reserve(
-        db, settings, auth.project_id, key, request_hash(request.method, request.url.path, payload)
+        request, auth.project_id, key, request_hash(request.method, request.url.path, payload)
     )
     if isinstance(reserved, JSONResponse):
         return reserved
@@ -109,19 +114,89 @@ async def run_write(
                 )
     except BaseException:
         async with db.session() as session:
-            await repo.release(session, auth.project_id, key)
+            await repo.release(session, auth.project_id, key, reserved)
         raise
     if queues_messages:
         request.app.state.gateway.work_queued()
     return JSONResponse(body, status_code=status_code)
 
 
+async def run_keyed(
+    request: Request,
+    auth: AuthContext,
+    payload: BaseModel,
+    key: str,
+    write: Callable[[datetime], Awaitable[Any]],
+) -> JSONResponse:
+    """``run_write`` for a request with an idempotency key whose handler stores its answer
+    itself, in the transaction of its message (a group commit shared with other
+    requests): ``write(token)`` gets the reservation's token and returns the answer."""
+    db: Database = request.app.state.db
+    reserved = await _reserve(
+        request, auth.project_id, key, request_hash(request.method, request.url.path, payload)
+    )
+    if isinstance(reserved, JSONResponse):
+        return reserved
+    try:
+        body = await write(reserved)
+    except BaseException:
+        async with db.session() as session:
+            await repo.release(session, auth.project_id, key, reserved)
+        raise
+    request.app.state.gateway.work_queued()
+    return JSONResponse(body)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    project_id: str
+    key: str
+    request_hash: str
+    lock_seconds: float
+    ttl_seconds: float
+
+
+Reserved = JSONResponse | datetime | SmsgateError
+"""A replay to answer, our token, or the refusal (which wrote nothing)."""
+
+
+async def reserve_many(session: AsyncSession, items: Sequence[Reservation]) -> list[Reserved]:
+    """Reserve keys in one transaction (group commit). A refusal (in progress, reused
+    with another body) is returned, not raised: it wrote nothing, and raising would fail
+    the other requests' reservations in the same transaction."""
+    out: list[Reserved] = []
+    for item in items:
+        try:
+            out.append(await _reserve_in(session, item))
+        except (Unprocessable, Conflict) as refusal:
+            out.append(refusal)
+    return out
+
+
 async def _reserve(
-    db: Database, settings: Settings, project_id: str, key: str, request_hash: str
+    request: Request, project_id: str, key: str, hash_: str
 ) -> JSONResponse | datetime:
     """Take the key (returns the lock's time, our token for completing) or answer a replay."""
+    settings: Settings = request.app.state.settings
+    reservations: GroupCommit[Reservation, Reserved] = request.app.state.gateway.reservations
+    reserved = await reservations.submit(
+        Reservation(
+            project_id,
+            key,
+            hash_,
+            settings.idempotency_lock_seconds,
+            settings.idempotency_ttl_seconds,
+        )
+    )
+    if isinstance(reserved, SmsgateError):
+        raise reserved
+    return reserved
+
+
+async def _reserve_in(session: AsyncSession, item: Reservation) -> JSONResponse | datetime:
+    project_id, key, request_hash = item.project_id, item.key, item.request_hash
     now = utcnow()
-    token = now + timedelta(seconds=settings.idempotency_lock_seconds)
+    token = now + timedelta(seconds=item.lock_seconds)
     fresh = {
         "request_hash": request_hash,
         "state": "in_progress",
@@ -129,31 +204,30 @@ async def _reserve(
         "response_body": None,
         "locked_until": token,
         "created_at": now,
-        "expires_at": now + timedelta(seconds=settings.idempotency_ttl_seconds),
+        "expires_at": now + timedelta(seconds=item.ttl_seconds),
     }
-    async with db.session() as session:
-        if await repo.reserve(session, {"project_id": project_id, "key": key, **fresh}):
-            return token
-        row = await repo.get(session, project_id, key)
-        if row is None or row.expires_at <= now:
-            await repo.take_over(session, project_id, key, fresh)
-            return token
-        if row.request_hash != request_hash:
-            raise Unprocessable(
-                "This idempotency key was used with a different request.",
-                code="idempotency_key_reused",
-                param="idempotency_key",
-            )
-        if row.state == "done":
-            return JSONResponse(
-                row.response_body,
-                status_code=row.response_status or 200,
-                headers={"Idempotent-Replayed": "true"},
-            )
-        if row.locked_until is not None and row.locked_until > now:
-            raise Conflict(
-                "A request with this idempotency key is still being processed.",
-                code="idempotency_request_in_progress",
-            )
+    if await repo.reserve(session, {"project_id": project_id, "key": key, **fresh}):
+        return token
+    row = await repo.get(session, project_id, key)
+    if row is None or row.expires_at <= now:
         await repo.take_over(session, project_id, key, fresh)
         return token
+    if row.request_hash != request_hash:
+        raise Unprocessable(
+            "This idempotency key was used with a different request.",
+            code="idempotency_key_reused",
+            param="idempotency_key",
+        )
+    if row.state == "done":
+        return JSONResponse(
+            row.response_body,
+            status_code=row.response_status or 200,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    if row.locked_until is not None and row.locked_until > now:
+        raise Conflict(
+            "A request with this idempotency key is still being processed.",
+            code="idempotency_request_in_progress",
+        )
+    await repo.take_over(session, project_id, key, fresh)
+    return token

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime
 
 from smsgate.accounts.auth import AuthContext, require
 from smsgate.api.deps import gateway
-from smsgate.api.scope import idempotency_key_of, run_write
+from smsgate.api.scope import idempotency_key_of, run_keyed, run_write
 from smsgate.gateway import Gateway
 from smsgate.messages import service
 from smsgate.messages.schemas import (
@@ -36,18 +36,22 @@ Paging = Annotated[PageParams, Depends(page_params)]
 
 @router.post("/send", response_model=SmsRecord, summary="sms.send")
 async def send(request: Request, body: SmsSendRequest, auth: Sender, gw: GW) -> JSONResponse:
-    if idempotency_key_of(request, body) is None:
+    """Concurrent sends share transactions (group commit), with or without a key."""
+    key = idempotency_key_of(request, body)
+    if key is None:
         record = await service.send_grouped(
             gw.db, gw.sends, auth.project_id, body, gw.policy, gw.clock()
         )
         gw.work_queued()
         return JSONResponse(record.model_dump(mode="json", by_alias=True))
-    return await run_write(
+    return await run_keyed(
         request,
         auth,
         body,
-        lambda s: service.send(s, auth.project_id, body, gw.policy, gw.clock()),
-        queues_messages=True,
+        key,
+        lambda token: service.send_keyed(
+            gw.db, gw.keyed_sends, auth.project_id, body, gw.policy, gw.clock(), key, token
+        ),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smsgate.api import idempotency_repository
 from smsgate.db.engine import Database
 from smsgate.db.group_commit import GroupCommit
 from smsgate.db.models import Batch, Message
@@ -183,6 +184,56 @@ async def send_grouped(
             policy = await with_project_vendors(session, project_id, policy)
     row = prepare(req, project_id=project_id, policy=policy, now=now)
     return SmsRecord.of(await sends.submit(row))
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedSend:
+    """A send with an idempotency key whose reservation we hold (``token``): its message
+    and its stored answer commit together."""
+
+    row: dict[str, Any]
+    project_id: str
+    key: str
+    token: datetime
+
+
+async def write_keyed_sends(session: AsyncSession, sends: Sequence[KeyedSend]) -> list[Any]:
+    """Store the messages and, in the same transaction, each one's answer under its key.
+    Returns the answers (JSON). A reservation lost meanwhile (its lock ran out and another
+    request took the key) fails the transaction; group commit then retries each send
+    alone, so only that one fails."""
+    messages = await accept_many(session, [s.row for s in sends])
+    answers = []
+    for send, message in zip(sends, messages, strict=True):
+        answer = SmsRecord.of(message).model_dump(mode="json", by_alias=True)
+        if not await idempotency_repository.complete(
+            session, send.project_id, send.key, send.token, 200, answer
+        ):
+            raise Conflict(
+                "A request with this idempotency key is still being processed.",
+                code="idempotency_request_in_progress",
+            )
+        answers.append(answer)
+    return answers
+
+
+async def send_keyed(
+    db: Database,
+    sends: GroupCommit[KeyedSend, Any],
+    project_id: str,
+    req: SmsSendRequest,
+    policy: SendPolicy,
+    now: datetime,
+    key: str,
+    token: datetime,
+) -> Any:
+    """``send`` for a request whose idempotency key is reserved: stored by a group commit
+    with the other sends that arrive meanwhile. Returns the stored answer."""
+    if req.vendor is not None and req.vendor not in policy.vendors:
+        async with db.reader() as session:
+            policy = await with_project_vendors(session, project_id, policy)
+    row = prepare(req, project_id=project_id, policy=policy, now=now)
+    return await sends.submit(KeyedSend(row, project_id, key, token))
 
 
 def _error_body(exc: SmsgateError) -> ErrorBody:
