@@ -97,40 +97,39 @@ async def run_write(
             request.app.state.gateway.work_queued()
         return JSONResponse(_dump(result), status_code=status_code)
 
-    reserved = await _reserve(
-        request, auth.project_id, key, request_hash(request.method, request.url.path, payload)
+    async def write(token: datetime) -> Any:
+        async with db.session() as session:
+            body = _dump(await handler(session))
+            if not await repo.complete(session, auth.project_id, key, token, status_code, body):
+                raise in_progress()  # our lock ran out and another request took the key
+        return body
+
+    return await run_keyed(
+        request,
+        auth,
+        payload,
+        key,
+        write,
+        status_code=status_code,
+        queues_messages=queues_messages,
     )
-    if isinstance(reserved, JSONResponse):
-        return reserved
-    try:
-        async with db.session() as session:
-            result = await handler(session)
-            body = _dump(result)
-            if not await repo.complete(session, auth.project_id, key, reserved, status_code, body):
-                # Our lock ran out and another request took the key over: it wins.
-                raise Conflict(
-                    "A request with this idempotency key is still being processed.",
-                    code="idempotency_request_in_progress",
-                )
-    except BaseException:
-        async with db.session() as session:
-            await repo.release(session, auth.project_id, key, reserved)
-        raise
-    if queues_messages:
-        request.app.state.gateway.work_queued()
-    return JSONResponse(body, status_code=status_code)
 
 
 async def run_keyed(
     request: Request,
     auth: AuthContext,
-    payload: BaseModel,
+    payload: BaseModel | None,
     key: str,
     write: Callable[[datetime], Awaitable[Any]],
+    *,
+    status_code: int = 200,
+    queues_messages: bool = True,
 ) -> JSONResponse:
-    """``run_write`` for a request with an idempotency key whose handler stores its answer
-    itself, in the transaction of its message (a group commit shared with other
-    requests): ``write(token)`` gets the reservation's token and returns the answer."""
+    """A request with an idempotency key: reserve it (or answer a replay), then
+    ``write(token)`` stores the result with its answer under the key, in one transaction
+    (``run_write``'s own, or a group commit shared with other requests, as
+    ``POST /v1/sms/send`` does), and returns the answer. On any error the reservation is
+    released."""
     db: Database = request.app.state.db
     reserved = await _reserve(
         request, auth.project_id, key, request_hash(request.method, request.url.path, payload)
@@ -143,8 +142,17 @@ async def run_keyed(
         async with db.session() as session:
             await repo.release(session, auth.project_id, key, reserved)
         raise
-    request.app.state.gateway.work_queued()
-    return JSONResponse(body)
+    if queues_messages:
+        request.app.state.gateway.work_queued()
+    return JSONResponse(body, status_code=status_code)
+
+
+def in_progress() -> Conflict:
+    """The answer while another request holds the key (or took it over from us)."""
+    return Conflict(
+        "A request with this idempotency key is still being processed.",
+        code="idempotency_request_in_progress",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,9 +233,6 @@ async def _reserve_in(session: AsyncSession, item: Reservation) -> JSONResponse 
             headers={"Idempotent-Replayed": "true"},
         )
     if row.locked_until is not None and row.locked_until > now:
-        raise Conflict(
-            "A request with this idempotency key is still being processed.",
-            code="idempotency_request_in_progress",
-        )
+        raise in_progress()
     await repo.take_over(session, project_id, key, fresh)
     return token

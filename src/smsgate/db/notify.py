@@ -136,7 +136,7 @@ async def listen_outbox(
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         started = loop.time()
-        listening = asyncio.create_task(_listen_once(url, on_notify, stop, check_every, own_token))
+        listening = asyncio.create_task(_listen_once(url, on_notify, check_every, own_token))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({listening, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -171,34 +171,25 @@ def _on_notification(
     _channel: str,
     payload: str,
 ) -> None:
-    if payload != own_token or own_token is None:
+    if payload != own_token:
         on_notify()
 
 
 async def _listen_once(
-    url: str,
-    on_notify: Callable[[], None],
-    stop: asyncio.Event,
-    check_every: float,
-    own_token: str | None,
+    url: str, on_notify: Callable[[], None], check_every: float, own_token: str | None
 ) -> None:
-    """One listening connection, until it is lost, stops answering, or ``stop`` is set."""
+    """One listening connection, until it is lost or stops answering (``listen_outbox``
+    cancels it when asked to stop)."""
     lost = asyncio.Event()
     conn = await asyncpg.connect(**asyncpg_connect_args(url), timeout=10)
     try:
         conn.add_termination_listener(lambda _conn: lost.set())
         await conn.add_listener(OUTBOX_CHANNEL, partial(_on_notification, on_notify, own_token))
         on_notify()  # whatever was announced while nobody here was listening
-        while not stop.is_set() and not lost.is_set():
-            waits = {asyncio.create_task(stop.wait()), asyncio.create_task(lost.wait())}
+        while not lost.is_set():
             try:
-                done, _ = await asyncio.wait(
-                    waits, timeout=check_every, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                for wait in waits:
-                    wait.cancel()
-            if not done:  # quiet for a while: is the server still there?
+                await asyncio.wait_for(lost.wait(), timeout=check_every)
+            except TimeoutError:  # quiet for a while: is the server still there?
                 await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=10)
     finally:
         if not conn.is_closed():

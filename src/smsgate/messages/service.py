@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsgate.api import idempotency_repository
+from smsgate.api.scope import in_progress
 from smsgate.db.engine import Database
 from smsgate.db.group_commit import GroupCommit
 from smsgate.db.models import Batch, Message
@@ -179,11 +180,18 @@ async def send_grouped(
     """``send`` for a request without an idempotency key: the message is stored by a
     group commit, in one transaction with the other sends that arrive meanwhile.
     Answered once committed, like ``send``."""
+    row = await _prepare_outside(db, project_id, req, policy, now)
+    return SmsRecord.of(await sends.submit(row))
+
+
+async def _prepare_outside(
+    db: Database, project_id: str, req: SmsSendRequest, policy: SendPolicy, now: datetime
+) -> dict[str, Any]:
+    """``send``'s checks before a group commit: a read transaction of its own, if any."""
     if req.vendor is not None and req.vendor not in policy.vendors:
         async with db.reader() as session:
             policy = await with_project_vendors(session, project_id, policy)
-    row = prepare(req, project_id=project_id, policy=policy, now=now)
-    return SmsRecord.of(await sends.submit(row))
+    return prepare(req, project_id=project_id, policy=policy, now=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,10 +217,7 @@ async def write_keyed_sends(session: AsyncSession, sends: Sequence[KeyedSend]) -
         if not await idempotency_repository.complete(
             session, send.project_id, send.key, send.token, 200, answer
         ):
-            raise Conflict(
-                "A request with this idempotency key is still being processed.",
-                code="idempotency_request_in_progress",
-            )
+            raise in_progress()
         answers.append(answer)
     return answers
 
@@ -229,10 +234,7 @@ async def send_keyed(
 ) -> Any:
     """``send`` for a request whose idempotency key is reserved: stored by a group commit
     with the other sends that arrive meanwhile. Returns the stored answer."""
-    if req.vendor is not None and req.vendor not in policy.vendors:
-        async with db.reader() as session:
-            policy = await with_project_vendors(session, project_id, policy)
-    row = prepare(req, project_id=project_id, policy=policy, now=now)
+    row = await _prepare_outside(db, project_id, req, policy, now)
     return await sends.submit(KeyedSend(row, project_id, key, token))
 
 

@@ -286,8 +286,7 @@ class Session:
                 # Refuse this one PDU for good rather than drop the connection: the SMSC
                 # would only send it again after every reconnect.
                 log.warning("%s: undecodable request refused: %s", self.label, exc)
-                if command_id in _DELIVERIES:
-                    name = _DELIVERIES[command_id]
+                if (name := _DELIVERIES.get(command_id)) is not None:
                     await self._send(pdu.encode(f"{name}_resp", sequence, pdu.ESME_RX_P_APPN))
                 else:
                     await self._send(pdu.encode("generic_nack", sequence, pdu.ESME_RINVCMDLEN))
@@ -297,7 +296,7 @@ class Session:
             elif request.command == "unbind":
                 await self._send(pdu.encode("unbind_resp", sequence))
                 return
-            elif request.command in ("deliver_sm", "data_sm"):
+            elif request.command in _DELIVERIES.values():
                 # data_sm: some SMSCs deliver receipts and MOs this way (text in
                 # message_payload); it is read exactly like a deliver_sm.
                 # Storage behind by a whole group commit: stop reading (TCP pushes back on
